@@ -1,0 +1,137 @@
+"""All settings in one place.
+
+Precedence, lowest first: the defaults below, a TOML file (``$FACTCHECK_CONFIG`` or ``./factcheck.toml``),
+then ``FACTCHECK_<FIELD>`` environment variables (``FACTCHECK_K=8``, ``FACTCHECK_LLM_BACKEND=openai``).
+Nothing is read at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+# The repository root: the bundled corpus and prompts live beside the package.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "FACTCHECK_"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # Paths
+    index_dir: Path = Field(Path("index"), description="Folder holding built indexes, one sub-folder per name.")
+    index_name: str = "default"
+    corpus_paths: list[Path] = Field(default_factory=lambda: [PROJECT_ROOT / "corpora"])
+    prompt_dir: Path = PROJECT_ROOT / "prompts"
+    cache_dir: Path = Field(Path.home() / ".cache" / "factcheck", description="Joined model file, verdict cache.")
+
+    # Text and passages
+    chunk_chars: int = Field(220, ge=40, description="Target passage length in characters (a few sentences).")
+    chunk_overlap_sentences: int = Field(1, ge=0)
+    max_post_chars: int = Field(20_000, ge=100, description="Longer posts are refused, not truncated silently.")
+
+    # Embeddings and the vector index
+    embedder: str = Field("use", description="'use', 'e5', or 'st:<name or path>' (sentence-transformers).")
+    embed_batch_size: int = Field(64, ge=1)
+    hnsw_min_passages: int = Field(200_000, ge=1, description="Exact search below this many passages, HNSW above.")
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 64
+    faiss_kind: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
+
+    # Retrieval
+    k: int = Field(5, ge=1, le=100)
+    candidates: int = Field(50, ge=1, description="Hits taken from each retriever before fusion.")
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(1.0, ge=0)
+
+    # Signals
+    known_rumor_similarity: float = Field(0.80, ge=0, le=1, description="Cosine above which a claim matches a debunked rumor.")
+    old_news_min_days: int = Field(180, ge=1, description="Evidence this much older than the claimed date suggests recycling.")
+
+    # LLM
+    llm_backend: str = Field("llamacpp", description="'llamacpp' (in-process, bundled model), 'openai' (vLLM or any OpenAI-compatible server), or 'none'.")
+    llm_model: str = Field("qwen2.5-coder-1.5b-instruct-q4_k_m", description="Model name sent to the server; recorded in every verdict.")
+    llm_model_path: Path | None = Field(None, description="A GGUF file to use instead of the bundled one.")
+    llm_base_url: str = "http://127.0.0.1:8000/v1"
+    llm_api_key: str = "EMPTY"
+    llm_timeout_s: float = Field(300.0, gt=0)
+    llm_max_retries: int = Field(2, ge=0)
+    llm_retry_backoff_s: float = Field(1.0, ge=0)
+    llm_concurrency: int = Field(4, ge=1)
+    llm_n_ctx: int = Field(4096, ge=512)
+    llm_n_threads: int | None = None
+    llm_max_tokens: int = Field(512, ge=16)
+    llm_temperature: float = Field(0.0, ge=0)
+    llm_seed: int = 0
+    prompt_lang: Literal["auto", "zh", "en"] = "auto"
+
+    @property
+    def index_path(self) -> Path:
+        return self.index_dir / self.index_name
+
+    def with_(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed, validated like the original."""
+        try:
+            return Settings.model_validate({**self.model_dump(), **changes})
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc)) from exc
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "settings"
+        parts.append(f"{where}: {err['msg']}")
+    return "Invalid settings (" + "; ".join(parts) + "). Fix the TOML file or the FACTCHECK_* variable named."
+
+
+def _from_env(environ: dict[str, str]) -> dict[str, Any]:
+    fields = Settings.model_fields
+    values: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name not in fields:
+            raise ConfigError(
+                f"Unknown setting {key}. Valid names: "
+                + ", ".join(ENV_PREFIX + n.upper() for n in sorted(fields))
+            )
+        if name == "corpus_paths":
+            values[name] = [p for p in raw.split(os.pathsep) if p]
+        else:
+            values[name] = raw
+    return values
+
+
+def load_settings(config_file: str | Path | None = None, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from defaults, an optional TOML file, the environment and explicit overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    path = Path(config_file) if config_file else None
+    if path is None and environ.get(ENV_PREFIX + "CONFIG"):
+        path = Path(environ[ENV_PREFIX + "CONFIG"])
+    if path is None and Path("factcheck.toml").is_file():
+        path = Path("factcheck.toml")
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"Config file {path} does not exist. Create it or unset FACTCHECK_CONFIG.") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"Config file {path} is not valid TOML ({exc}). Fix the line it names.") from exc
+        values.update(data.get("factcheck", data))
+    values.update(_from_env(environ))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from exc
