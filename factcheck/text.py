@@ -1,0 +1,144 @@
+"""Chinese-aware text handling: normalising, Traditional-to-Simplified folding, sentences, passages, tokens.
+
+Folding is for matching only; callers keep the original text for display.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from functools import lru_cache
+
+_WS = re.compile(r"\s+")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+# A sentence ends at Chinese end punctuation (with any closing quotes/brackets after it), or at . ! ? followed
+# by whitespace (so "3.5" and "U.S.A" do not split), or at a newline.
+_SENT_END = re.compile(r"([。！？!?；;…]+[”’」』）)\]]*|\.(?=\s)[”’\"')\]]*|\n+)")
+_EN_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_EN_STOP = frozenset(
+    "a an the and or of to in on at for by with from is are was were be been it its this that as not no "
+    "but if than then so do does did has have had will would can could should may might".split()
+)
+
+
+def fold_whitespace(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    from opencc import OpenCC  # loaded on first use, not at import
+
+    return OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> Simplified Chinese (OpenCC t2s). Latin text passes through unchanged."""
+    if not _HAN.search(text):
+        return text
+    return _t2s().convert(text)
+
+
+def normalize_for_match(text: str) -> str:
+    """The form used for matching and hashing: NFKC (full-width -> half-width), Simplified, folded spaces, lower case."""
+    return fold_whitespace(to_simplified(unicodedata.normalize("NFKC", text))).lower()
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(normalize_for_match(text).encode("utf-8")).hexdigest()
+
+
+def detect_lang(text: str) -> str:
+    """'zh' when Han characters are a real share of the letters, else 'en'. Good enough to pick tokenizer and prompt."""
+    han = len(_HAN.findall(text))
+    latin = len(_LATIN.findall(text))
+    if han == 0 and latin == 0:
+        return "zh"
+    # One Han character carries about as much as a 3-4 letter word.
+    return "zh" if han * 3 >= latin else "en"
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans ``(start, end)`` over ``text``, trailing whitespace excluded. Empty text gives []."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENT_END.finditer(text):
+        end = m.end()
+        _append_span(text, start, end, spans)
+        start = end
+    _append_span(text, start, len(text), spans)
+    return spans
+
+
+def _append_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))
+
+
+def chunk_spans(text: str, target_chars: int, overlap_sentences: int = 1) -> list[tuple[int, int]]:
+    """Group sentences into passages of about ``target_chars``, each repeating the last ``overlap_sentences``
+    sentences of the one before so a fact split across a boundary is still found whole.
+
+    A single sentence longer than twice the target is cut at the target (rare: lists, tables).
+    """
+    sentences: list[tuple[int, int]] = []
+    for s, e in split_sentences(text):
+        while e - s > 2 * target_chars:
+            sentences.append((s, s + target_chars))
+            s += target_chars
+        sentences.append((s, e))
+    if not sentences:
+        return []
+    chunks: list[tuple[int, int]] = []
+    i = 0
+    while i < len(sentences):
+        j = i
+        while j + 1 < len(sentences) and sentences[j + 1][1] - sentences[i][0] <= target_chars:
+            j += 1
+        chunks.append((sentences[i][0], sentences[j][1]))
+        if j + 1 >= len(sentences):
+            break
+        i = max(i + 1, j + 1 - overlap_sentences)
+    return chunks
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens for BM25: jieba words for Chinese (search mode), lower-cased words for Latin script.
+
+    Punctuation and single-character function words are dropped; Traditional is folded to Simplified first.
+    """
+    norm = normalize_for_match(text)
+    tokens: list[str] = []
+    if _HAN.search(norm):
+        for tok in _jieba().cut_for_search(norm):
+            tok = tok.strip()
+            if not tok:
+                continue
+            if _HAN.search(tok):
+                if tok not in _ZH_STOP:
+                    tokens.append(tok)
+            else:
+                tokens.extend(w for w in _EN_WORD.findall(tok) if w not in _EN_STOP)
+    else:
+        tokens = [w for w in _EN_WORD.findall(norm) if w not in _EN_STOP]
+    return tokens
+
+
+_ZH_STOP = frozenset("的 了 是 在 和 与 及 也 都 就 而 或 着 把 被 让 给 对 从 向 这 那 有 为 之 其 于 上 中 下 个 等 吗 呢 吧 啊".split())
