@@ -29,7 +29,8 @@ class Settings(BaseModel):
     index_name: str = "default"
     corpus_paths: list[Path] = Field(default_factory=lambda: [PROJECT_ROOT / "corpora"])
     prompt_dir: Path = PROJECT_ROOT / "prompts"
-    cache_dir: Path = Field(Path.home() / ".cache" / "factcheck", description="Joined model file, verdict cache.")
+    cache_dir: Path = Field(Path.home() / ".cache" / "factcheck", description="The verdict cache and other per-user state.")
+    model_dir: Path = Field(Path.home() / ".cache" / "factcheck" / "models", description="Where the bundled GGUF is joined from its parts.")
 
     # Text and passages
     chunk_chars: int = Field(220, ge=40, description="Target passage length in characters (a few sentences).")
