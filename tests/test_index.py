@@ -36,12 +36,12 @@ def test_build_writes_every_part_and_a_manifest(mini):
     folder = settings.index_dir / "default"
     assert sorted(p.name for p in folder.iterdir()) == ["bm25", "docs.sqlite", "faiss.index", "manifest.json", "rumors.npy"]
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["embedder"] == "use" and manifest["dim"] == 512 and manifest["faiss_kind"] == "flat"
+    assert manifest["embedder"] == "e5" and manifest["dim"] == 384 and manifest["faiss_kind"] == "flat"
     assert manifest["documents"] == 10 and manifest["skipped_empty"] == 1
     assert manifest["passages"] == report.passages_added >= 10
     assert faiss.read_index(str(folder / "faiss.index")).ntotal == manifest["passages"]
     # 5 debunks carry a rumor text -> 5 rumor vectors
-    assert np.load(folder / "rumors.npy").shape == (5, 512)
+    assert np.load(folder / "rumors.npy").shape == (5, 384)
     assert not [p for p in settings.index_dir.iterdir() if p.name.startswith(".")], "no temporary folder left behind"
 
 
@@ -93,8 +93,8 @@ def test_missing_index_says_how_to_build_it(settings):
 
 def test_other_embedder_is_refused_with_the_fix(mini):
     settings, _ = mini
-    with pytest.raises(EmbedderMismatchError, match="built with the embedder 'use'"):
-        IndexStore.open(settings.index_dir / "default", embedder="e5")
+    with pytest.raises(EmbedderMismatchError, match="built with the embedder 'e5'.*--embedder use"):
+        IndexStore.open(settings.index_dir / "default", embedder="use")
 
 
 @pytest.mark.parametrize("victim", ["faiss.index", "manifest.json", "docs.sqlite"])
@@ -134,3 +134,10 @@ def test_stats_counts_kinds_languages_and_dates(mini):
     assert info["by_kind"] == {"debunk": 5, "release": 5}
     assert info["by_lang"] == {"zh": 8, "en": 2}
     assert info["date_range"] == ["2011-03-17", "2025-04-30"]
+
+
+def test_an_index_built_with_another_embedder_is_searched_with_it(settings):
+    build_index(load_corpus([DATA / "mini_corpus.jsonl"]).documents, settings, name="use-index", embedder="use")
+    retriever = Retriever.open(settings, "use-index")
+    assert retriever.store.manifest.embedder == "use" and retriever.embedder.dim == 512
+    assert retriever.search("5G spreads the coronavirus", k=1)[0].doc_id == "t-5g-debunk"
