@@ -56,6 +56,12 @@ _EXPORTS = {
     "IndexStore": "store",
     "BuildReport": "store",
     "Retriever": "retrieve",
+    # claims, judge, the whole check
+    "Checker": "pipeline",
+    "Judge": "judge",
+    "get_judge": "judge",
+    "judge_names": "judge",
+    "VerdictCache": "cache",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -79,6 +85,9 @@ if TYPE_CHECKING:  # for editors and type checkers
     from .corpus import LoadReport, load_corpus  # noqa: F401
     from .embed import embedder_names, get_embedder  # noqa: F401
     from .errors import *  # noqa: F401,F403
+    from .cache import VerdictCache  # noqa: F401
+    from .judge import Judge, get_judge, judge_names  # noqa: F401
+    from .pipeline import Checker  # noqa: F401
     from .retrieve import Retriever  # noqa: F401
     from .schema import *  # noqa: F401,F403
     from .store import BuildReport, IndexStore, add_to_index, build_index  # noqa: F401

@@ -80,8 +80,12 @@ class Retriever:
         return [(int(r), float(scores[r])) for r in top if scores[r] > 0 and np.isfinite(scores[r])]
 
     # ------------------------------------------------------------------ fused search
-    def search(self, query: str, options: SearchOptions | None = None, **kwargs) -> list[Evidence]:
-        """The best passages for ``query``; keyword arguments are :class:`SearchOptions` fields."""
+    def embed_query(self, query: str) -> np.ndarray:
+        return self.embedder.embed([query], query=True)[0]
+
+    def search(self, query: str, options: SearchOptions | None = None, *, query_vec: np.ndarray | None = None, **kwargs) -> list[Evidence]:
+        """The best passages for ``query``; keyword arguments are :class:`SearchOptions` fields.
+        ``query_vec`` saves embedding the query again when the caller already has it."""
         opts = options or SearchOptions(**kwargs)
         if not query or not query.strip():
             raise InputError("The search query is empty. Give the claim or words to search for.")
@@ -92,7 +96,7 @@ class Retriever:
         n = max(self.settings.candidates, opts.k * (4 if opts.one_per_document else 1))
         dense = bm25 = []
         if opts.mode in ("hybrid", "dense"):
-            dense = self.dense(self.embedder.embed([query], query=True)[0], n, allowed)
+            dense = self.dense(self.embed_query(query) if query_vec is None else query_vec, n, allowed)
         if opts.mode in ("hybrid", "bm25"):
             bm25 = self.bm25(query, n, allowed)
         if opts.mode == "dense":

@@ -170,6 +170,7 @@ class Verdict(BaseModel):
     model: str = ""
     prompt_version: str = ""
     cached: bool = False
+    usage: dict[str, float] = Field(default_factory=dict, description="prompt_tokens, completion_tokens, llm_s, attempts.")
 
 
 class ClaimCheck(BaseModel):
@@ -181,6 +182,7 @@ class ClaimCheck(BaseModel):
     detail: Claim | None = None
     evidence: list[Evidence] = Field(default_factory=list)
     verdict: Verdict
+    timings: dict[str, float] = Field(default_factory=dict, description="Seconds per stage, and tokens.")
 
 
 class CheckResult(BaseModel):

@@ -1,0 +1,284 @@
+"""The judge: claim + evidence + signals -> a verdict whose every citation has been checked.
+
+Two judges behind one interface, chosen by name: ``llm`` (the model reads the claim, evidence and signals and
+answers in a fixed JSON schema) and ``signals`` (no model: a known-rumor match refutes, anything else stays
+unverified; the fallback and a baseline). Whatever the model says, the checker verifies each quote against the
+passage it cites, drops what is not there, and never lets a verdict stand on no valid citation.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from .config import Settings
+from .errors import UnknownBackendError
+from .prompts import load_prompt
+from .schema import Citation, Claim, Evidence, Label, Signal, Tactic, TacticName, Verdict
+from .text import to_simplified
+
+if TYPE_CHECKING:
+    from .llm.base import LLMClient
+
+SIGNALS_PROMPT_VERSION = "signals-1"
+
+# Instructions smuggled into a post. They are removed from what the model reads (the post is data) and noted.
+_INJECTION = re.compile(
+    r"(ignore|disregard|forget)\s+(all\s+|the\s+|any\s+|your\s+|previous\s+|prior\s+)*(evidence|instructions?|rules|above|context)"
+    r"|(answer|respond|reply|say|output|label|mark|rate|classify)\s+(it\s+|this\s+|that\s+)?(as\s+)?[\"']?(true|supported|correct|real)\b"
+    r"|system\s*prompt|you\s+are\s+now\b|new\s+instructions?"
+    r"|(忽略|无视|忘记|不要理会|别管)[^。！？!?\n]{0,12}(证据|指令|提示|规则|上述|以上|之前)"
+    r"|(回答|判定|判断|标记|输出|认定|评为)[^。！？!?\n]{0,6}(属实|为真|真实|正确|supported|true)"
+    r"|系统提示|你现在是",
+    re.IGNORECASE,
+)
+_FENCE = re.compile(r"</?\s*claim\s*>", re.IGNORECASE)
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]?")
+
+
+class JudgeCitation(BaseModel):
+    evidence: str = Field(description="The evidence number, e.g. E1.")
+    quote: str = Field(description="Words copied verbatim from that evidence.")
+
+
+class JudgeAnswer(BaseModel):
+    """What the model must return. Kept small: the bundled model has 1.5B parameters."""
+
+    label: Literal["supported", "refuted", "misleading", "unverified"]
+    tactics: list[TacticName] = Field(default_factory=list)
+    confidence: float
+    rationale: str
+    citations: list[JudgeCitation] = Field(default_factory=list)
+
+    @field_validator("confidence")
+    @classmethod
+    def _clamp(cls, v: float) -> float:
+        # llama.cpp's grammar does not enforce minimum/maximum; clamp instead of re-asking.
+        return min(1.0, max(0.0, float(v)))
+
+
+def strip_injection(text: str) -> tuple[str, bool]:
+    """The claim without sentences that try to instruct the checker, and whether any were removed."""
+    kept, removed = [], False
+    for sentence in _SENTENCE.findall(text):
+        if _INJECTION.search(sentence):
+            removed = True
+        else:
+            kept.append(sentence)
+    cleaned = _FENCE.sub(" ", "".join(kept)).strip()
+    return (cleaned or _FENCE.sub(" ", text).strip()), removed
+
+
+def _fold(text: str) -> str:
+    """For quote checking: NFKC, Simplified, no whitespace, unified quotes. Case kept for Latin words."""
+    text = to_simplified(unicodedata.normalize("NFKC", text))
+    text = re.sub(r"\s+", "", text)
+    return text.translate(str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"'}))
+
+
+def quote_in_passage(quote: str, passage: str) -> bool:
+    q = _fold(quote)
+    return len(q) >= 2 and q in _fold(passage)
+
+
+class Judge:
+    """Turns a claim, its evidence and its signals into a verdict."""
+
+    name: str = ""
+    model: str = ""
+
+    def prompt_version(self, lang: str) -> str:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def judge(self, claim: Claim, evidence: list[Evidence], signals: list[Signal], claim_date: str = "") -> Verdict:  # pragma: no cover
+        raise NotImplementedError
+
+
+def finalize(
+    answer: JudgeAnswer,
+    evidence_by_handle: dict[str, Evidence],
+    signals: list[Signal],
+    *,
+    lang: str,
+    model: str,
+    prompt_version: str,
+    notes: list[str],
+) -> Verdict:
+    """Verify the model's citations and apply the rules a verdict must satisfy."""
+    citations: list[Citation] = []
+    dropped = 0
+    seen: set[tuple[str, str]] = set()
+    for c in answer.citations:
+        ev = evidence_by_handle.get(c.evidence.strip().upper()) or evidence_by_handle.get(c.evidence.strip())
+        if ev is None or not quote_in_passage(c.quote, ev.text):
+            dropped += 1
+            continue
+        key = (ev.passage_id, _fold(c.quote))
+        if key in seen:
+            continue
+        seen.add(key)
+        citations.append(Citation(passage_id=ev.passage_id, doc_id=ev.doc_id, quote=c.quote.strip(), url=ev.url,
+                                  publisher=ev.publisher, published_at=ev.published_at, kind=ev.kind))
+    if dropped:
+        notes.append(_say(lang, f"{dropped} 条引用在所引证据中找不到原文，已删除。", f"{dropped} quote(s) not found in the cited evidence were dropped."))
+    label = Label(answer.label)
+    confidence = answer.confidence
+    if label != Label.unverified and not citations:
+        notes.append(_say(lang, f"模型判定为“{label.value}”但没有可核实的引用，改为无法核实。",
+                          f"The model said '{label.value}' but no citation could be verified, so the verdict is unverified."))
+        label, confidence = Label.unverified, min(confidence, 0.5)
+    cited_passages = [c.passage_id for c in citations]
+    tactics: dict[TacticName, list[str]] = {}
+    if label in (Label.refuted, Label.misleading):
+        for t in answer.tactics:
+            tactics[t] = cited_passages
+        # A deterministic signal is evidence of its tactic in its own right.
+        for s in signals:
+            if s.kind in ("old_news_recycled", "fake_official_source"):
+                tactics.setdefault(TacticName(s.kind), s.passage_ids)
+    return Verdict(
+        label=label,
+        tactics=[Tactic(name=n, passage_ids=p) for n, p in tactics.items()],
+        confidence=round(confidence, 3),
+        rationale=answer.rationale.strip(),
+        citations=citations,
+        signals=signals,
+        dropped_citations=dropped,
+        notes=notes,
+        model=model,
+        prompt_version=prompt_version,
+    )
+
+
+def _say(lang: str, zh: str, en: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def _date_str(ev: Evidence) -> str:
+    return ev.published_at.isoformat() if ev.published_at else "unknown"
+
+
+def render_evidence(evidence: list[Evidence], max_chars: int) -> tuple[str, dict[str, Evidence]]:
+    """Numbered evidence blocks for the prompt, and the map from number to passage."""
+    lines, handles = [], {}
+    for i, ev in enumerate(evidence, 1):
+        handle = f"E{i}"
+        handles[handle] = ev
+        kind = "official release" if ev.kind == "release" else "prior debunk"
+        text = _FENCE.sub(" ", ev.text[:max_chars])
+        head = f"[{handle}] {kind} | {ev.publisher or '?'} | {_date_str(ev)}"
+        if ev.kind == "debunk" and ev.rating:
+            head += f" | rating: {ev.rating}"
+        lines.append(f"{head}\n{text}")
+    return "\n\n".join(lines), handles
+
+
+def render_signals(signals: list[Signal], handles: dict[str, Evidence], lang: str) -> str:
+    if not signals:
+        return _say(lang, "无", "none")
+    by_pid = {ev.passage_id: h for h, ev in handles.items()}
+    out = []
+    for s in signals:
+        refs = ", ".join(by_pid.get(p, p) for p in s.passage_ids)
+        out.append(f"- {s.kind} ({s.strength:.2f}){' [' + refs + ']' if refs else ''}: {s.detail}")
+    return "\n".join(out)
+
+
+class LLMJudge(Judge):
+    name = "llm"
+
+    def __init__(self, llm: "LLMClient", settings: Settings):
+        self.llm = llm
+        self.settings = settings
+        self.model = llm.model
+
+    def _lang(self, claim: Claim) -> str:
+        return claim.lang if self.settings.prompt_lang == "auto" else self.settings.prompt_lang
+
+    def prompt_version(self, lang: str) -> str:
+        return load_prompt(self.settings.prompt_dir, "judge", lang if lang in ("zh", "en") else "en").version
+
+    def judge(self, claim: Claim, evidence: list[Evidence], signals: list[Signal], claim_date: str = "") -> Verdict:
+        lang = self._lang(claim)
+        prompt = load_prompt(self.settings.prompt_dir, "judge", lang)
+        notes: list[str] = []
+        text, injected = strip_injection(claim.text)
+        if injected:
+            notes.append(_say(lang, "帖子中夹带的指令（如“忽略证据”）已被当作数据忽略。",
+                              "Instructions hidden in the post (such as 'ignore the evidence') were treated as data and ignored."))
+        shown = evidence[: self.settings.judge_evidence_k]
+        evidence_text, handles = render_evidence(shown, self.settings.judge_passage_chars)
+        messages = prompt.messages(
+            claim=text,
+            claim_date=claim_date or _say(lang, "未知", "unknown"),
+            evidence=evidence_text or _say(lang, "（没有找到相关证据）", "(no evidence found)"),
+            signals=render_signals(signals, handles, lang),
+        )
+        result = self.llm.generate(messages, JudgeAnswer, name="verdict")
+        verdict = finalize(result.value, handles, signals, lang=lang, model=self.model, prompt_version=prompt.version, notes=notes)
+        verdict.usage = {"prompt_tokens": float(result.prompt_tokens or 0), "completion_tokens": float(result.completion_tokens or 0),
+                         "llm_s": round(result.seconds, 3), "attempts": float(result.attempts)}
+        return verdict
+
+
+class SignalJudge(Judge):
+    """No model: a close match to a debunked rumor refutes the claim, citing the debunk; otherwise unverified."""
+
+    name = "signals"
+    model = "none"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def prompt_version(self, lang: str) -> str:
+        return SIGNALS_PROMPT_VERSION
+
+    def judge(self, claim: Claim, evidence: list[Evidence], signals: list[Signal], claim_date: str = "") -> Verdict:
+        lang = claim.lang
+        handles = {f"E{i}": ev for i, ev in enumerate(evidence, 1)}
+        by_pid = {ev.passage_id: (h, ev) for h, ev in handles.items()}
+        known = sorted((s for s in signals if s.kind == "known_rumor"), key=lambda s: -s.strength)
+        for s in known:
+            hit = next((by_pid[p] for p in s.passage_ids if p in by_pid), None)
+            if hit is None:
+                continue
+            handle, ev = hit
+            quote = _first_sentence(ev.text)
+            answer = JudgeAnswer(
+                label="refuted", tactics=[], confidence=round(0.5 + 0.4 * s.strength, 3),
+                rationale=_say(lang, f"该说法与{ev.publisher or '核查机构'}已辟谣的说法高度相似（评级：{s.rating or '谣言'}）。",
+                               f"The claim closely matches a rumor already debunked by {ev.publisher or 'a fact-checker'} (rating: {s.rating or 'false'})."),
+                citations=[JudgeCitation(evidence=handle, quote=quote)],
+            )
+            return finalize(answer, handles, signals, lang=lang, model=self.model, prompt_version=SIGNALS_PROMPT_VERSION, notes=[])
+        answer = JudgeAnswer(label="unverified", confidence=0.3, rationale=_say(lang, "没有模型时只能识别已辟谣的说法；此说法未匹配到。", "Without a model only known debunked rumors are recognised; this claim matched none."))
+        return finalize(answer, handles, signals, lang=lang, model=self.model, prompt_version=SIGNALS_PROMPT_VERSION, notes=[])
+
+
+def _first_sentence(text: str) -> str:
+    m = _SENTENCE.search(text)
+    return (m.group(0) if m else text).strip()
+
+
+_REGISTRY: dict[str, Callable[..., Judge]] = {
+    "llm": lambda settings, llm: LLMJudge(llm, settings),
+    "signals": lambda settings, llm: SignalJudge(settings),
+}
+
+
+def judge_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_judge(settings: Settings, llm: "LLMClient | None" = None, name: str | None = None) -> Judge:
+    """``llm`` when a model is given, else ``signals``; or the judge ``name``."""
+    name = name or ("llm" if llm is not None else "signals")
+    if name not in _REGISTRY:
+        raise UnknownBackendError("judge", name, judge_names())
+    if name == "llm" and llm is None:
+        raise UnknownBackendError("judge", "llm (no LLM configured)", judge_names())
+    return _REGISTRY[name](settings, llm)
