@@ -62,6 +62,8 @@ _EXPORTS = {
     "get_judge": "judge",
     "judge_names": "judge",
     "VerdictCache": "cache",
+    "claim_review": "claimreview",
+    "claim_reviews": "claimreview",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -86,6 +88,7 @@ if TYPE_CHECKING:  # for editors and type checkers
     from .embed import embedder_names, get_embedder  # noqa: F401
     from .errors import *  # noqa: F401,F403
     from .cache import VerdictCache  # noqa: F401
+    from .claimreview import claim_review, claim_reviews  # noqa: F401
     from .judge import Judge, get_judge, judge_names  # noqa: F401
     from .pipeline import Checker  # noqa: F401
     from .retrieve import Retriever  # noqa: F401
