@@ -33,3 +33,36 @@ def settings(isolated):
     from factcheck import load_settings
 
     return load_settings()
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def _bundled_index_once(tmp_path_factory):
+    """The bundled corpus (corpora/) indexed once per test session; tests get a copy of it."""
+    from factcheck import build_index, load_corpus, load_settings
+
+    folder = tmp_path_factory.mktemp("bundled-index")
+    settings = load_settings(environ={}, index_dir=folder)
+    loaded = load_corpus([REPO / "corpora"])
+    build_index(loaded.documents, settings, name="default", sources=loaded.sources, skipped_empty=loaded.skipped_empty)
+    return folder / "default"
+
+
+@pytest.fixture
+def bundled_index(settings, _bundled_index_once):
+    """Settings whose index 'default' is a private copy of the bundled corpus index."""
+    import shutil
+
+    shutil.copytree(_bundled_index_once, settings.index_dir / "default")
+    return settings
+
+
+@pytest.fixture
+def mini_index(settings):
+    """Settings whose index 'default' holds tests/data/mini_corpus.jsonl (10 documents)."""
+    from factcheck import build_index, load_corpus
+
+    build_index(load_corpus([DATA / "mini_corpus.jsonl"]).documents, settings)
+    return settings
