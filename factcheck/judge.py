@@ -19,7 +19,7 @@ from .config import Settings
 from .errors import UnknownBackendError
 from .prompts import load_prompt
 from .schema import Citation, Claim, Evidence, Label, Signal, Tactic, TacticName, Verdict
-from .text import to_simplified
+from .text import split_sentences, to_simplified
 
 if TYPE_CHECKING:
     from .llm.base import LLMClient
@@ -62,15 +62,21 @@ class JudgeAnswer(BaseModel):
 
 
 def strip_injection(text: str) -> tuple[str, bool]:
-    """The claim without sentences that try to instruct the checker, and whether any were removed."""
+    """The claim without sentences that try to instruct the checker, and whether any were removed.
+
+    A fence tag in the post (``</claim>``) ends a sentence, so text smuggled after it is judged on its own.
+    The result may be empty when the post held nothing but instructions.
+    """
+    text = _FENCE.sub("\n", text)
     kept, removed = [], False
-    for sentence in _SENTENCE.findall(text):
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
         if _INJECTION.search(sentence):
             removed = True
-        else:
-            kept.append(sentence)
-    cleaned = _FENCE.sub(" ", "".join(kept)).strip()
-    return (cleaned or _FENCE.sub(" ", text).strip()), removed
+            continue
+        # Latin sentences were separated by spaces; Chinese ones by nothing.
+        kept.append(sentence + (" " if sentence[-1] in ".!?;:" else ""))
+    return "".join(kept).strip(), removed
 
 
 def _fold(text: str) -> str:
@@ -210,6 +216,10 @@ class LLMJudge(Judge):
         if injected:
             notes.append(_say(lang, "帖子中夹带的指令（如“忽略证据”）已被当作数据忽略。",
                               "Instructions hidden in the post (such as 'ignore the evidence') were treated as data and ignored."))
+        if not text:
+            answer = JudgeAnswer(label="unverified", confidence=0.0,
+                                 rationale=_say(lang, "这段文字只有对核查者的指令，没有可核查的说法。", "The text holds only instructions to the checker, no claim to check."))
+            return finalize(answer, {}, signals, lang=lang, model=self.model, prompt_version=prompt.version, notes=notes)
         shown = evidence[: self.settings.judge_evidence_k]
         evidence_text, handles = render_evidence(shown, self.settings.judge_passage_chars)
         messages = prompt.messages(
