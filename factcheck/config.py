@@ -37,6 +37,14 @@ class Settings(BaseModel):
     chunk_overlap_sentences: int = Field(1, ge=0)
     max_post_chars: int = Field(20_000, ge=100, description="Longer posts are refused, not truncated silently.")
 
+    # Claims
+    claim_extractor: str = Field("auto", description="'auto' (the LLM when one is configured, else rules), 'rules' or 'llm'.")
+    claim_max_per_post: int = Field(20, ge=1, description="At most this many claims per post, the most check-worthy kept; each costs a judge call.")
+    claim_min_chars: int = Field(5, ge=1, description="Chinese sentences with fewer Han characters (a run of Latin letters or digits counts as one) are fragments, not claims.")
+    claim_min_words: int = Field(4, ge=1, description="English sentences with fewer words are fragments, not claims.")
+    claim_llm_max_chars: int = Field(800, ge=100, description="A longer post sends only its check-worthy sentences to the LLM, up to this many characters (the 1.5B model reads ~60 tokens/s); the rest are split by rules.")
+    claim_quote_min_overlap: float = Field(0.6, gt=0, le=1, description="Share of a quote's character pairs a sentence must hold for an LLM claim that is not found verbatim to map onto it.")
+
     # Embeddings and the vector index
     # e5 over USE: on the open-corpus benchmarks (eval/README.md) it retrieves better (Jiaozhen dense recall@5
     # 0.95 vs 0.74) and embeds a single query ~10x faster; USE stays available by name.
