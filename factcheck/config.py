@@ -80,6 +80,11 @@ class Settings(BaseModel):
     llm_timeout_s: float = Field(300.0, gt=0)
     llm_max_retries: int = Field(2, ge=0)
     llm_retry_backoff_s: float = Field(1.0, ge=0)
+    llm_max_reasks: int = Field(1, ge=0, description="Times an answer that is not valid JSON or misses fields is sent back to the model with what is wrong.")
+    llm_health_timeout_s: float = Field(5.0, gt=0, description="How long to wait for a server to accept a connection or answer a health check.")
+    # llama.cpp's AMX kernels crash (SIGSEGV) on CPUs that advertise AMX inside some VMs, this one included;
+    # 'auto' turns the CPU's extra buffer types (AMX, weight repacking) off wherever AMX is advertised.
+    llm_cpu_extra_buffers: Literal["auto", "on", "off"] = "auto"
     llm_concurrency: int = Field(4, ge=1)
     llm_n_ctx: int = Field(4096, ge=512)
     llm_n_threads: int | None = None
