@@ -60,6 +60,8 @@ class Settings(BaseModel):
 
     # Retrieval
     k: int = Field(5, ge=1, le=100)
+    # Evaluations compare BM25-only retrieval against the default fusion (eval/README.md, "Verdict quality").
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="How the checker retrieves evidence: fused, dense only or BM25 only.")
     candidates: int = Field(50, ge=1, description="Hits taken from each retriever before fusion.")
     # Weighted RRF, tuned on Jiaozhen and CHEF dev with e5 (eval/README.md): a small rrf_k trusts the top
     # ranks, and dense counts 1.5x BM25 because e5 alone beats BM25 alone on both sets.

@@ -84,7 +84,7 @@ class Checker:
         t0 = time.perf_counter()
         retriever = self.retriever
         query_vec = retriever.embed_query(claim.text)
-        evidence = retriever.search(claim.text, SearchOptions(k=self.settings.k, published_before=evidence_before), query_vec=query_vec)
+        evidence = retriever.search(claim.text, SearchOptions(k=self.settings.k, published_before=evidence_before, mode=self.settings.retrieval_mode), query_vec=query_vec)
         rumors = retriever.similar_rumors(query_vec, self.settings.known_rumor_similarity)
         if evidence_before is not None:
             rumors = [(d, s) for d, s in rumors if d.get("published_at") and d["published_at"] < evidence_before.isoformat()]
