@@ -72,6 +72,16 @@ class Settings(BaseModel):
     # Signals
     known_rumor_similarity: float = Field(0.80, ge=0, le=1, description="Cosine above which a claim matches a debunked rumor.")
     old_news_min_days: int = Field(180, ge=1, description="Evidence this much older than the claimed date suggests recycling.")
+    old_news_full_days: int = Field(1095, ge=1, description="A gap this long or longer gives old_news_recycled full strength (from 0.5 at old_news_min_days).")
+    old_news_implicit_weight: float = Field(0.6, ge=0, le=1, description="Strength factor when the claim names no date and is only taken to speak of the post date.")
+    relocated_strength: float = Field(0.4, ge=0, le=1, description="Strength of old_news_recycled from a place mismatch alone, with no date gap.")
+    signal_top_evidence: int = Field(3, ge=1, description="How many of the best-ranked passages the date and place checks read.")
+    signal_event_overlap: float = Field(0.3, ge=0, le=1, description="Share of the claim's content words a passage must hold to be about the same event.")
+    signal_strong_overlap: float = Field(0.5, ge=0, le=1, description="Share for a strong match, needed before a different place alone counts as relocation.")
+    official_release_overlap: float = Field(0.3, ge=0, le=1, description="Share of the claim's content words an official release must hold to back an official framing.")
+    fake_official_absent_strength: float = Field(0.8, ge=0, le=1, description="fake_official_source when the named body has no release at all among the evidence.")
+    fake_official_unrelated_strength: float = Field(0.6, ge=0, le=1, description="fake_official_source when the named body's releases are retrieved but none is about the claim.")
+    fake_official_unnamed_strength: float = Field(0.5, ge=0, le=1, description="fake_official_source for official framing that names no body, with no related release.")
 
     # LLM
     llm_backend: str = Field("llamacpp", description="'llamacpp' (in-process, bundled model), 'openai' (vLLM or any OpenAI-compatible server), or 'none'.")
@@ -99,6 +109,10 @@ class Settings(BaseModel):
     judge_evidence_k: int = Field(4, ge=1, le=20)
     judge_passage_chars: int = Field(240, ge=40)
     cache_verdicts: bool = Field(True, description="Reuse a verdict for the same claim, index, model and prompt.")
+
+    # Batch: claims at least this close (cosine, e5 query vectors) to a group's representative share its verdict.
+    # Measured on reposts of CED Weibo posts (eval/README.md, "Batch"; eval/bench_batch.py --calibrate).
+    batch_group_similarity: float = Field(0.90, ge=0, le=1, description="Cosine above which batch runs judge two claims once, as near-duplicates.")
 
     @property
     def index_path(self) -> Path:
