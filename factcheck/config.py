@@ -71,6 +71,9 @@ class Settings(BaseModel):
 
     # Signals
     known_rumor_similarity: float = Field(0.80, ge=0, le=1, description="Cosine above which a claim matches a debunked rumor.")
+    # e5 puts unrelated short Chinese texts at cosine 0.87-0.95 (tests/cases: a milk-tea queue vs a school
+    # collapse, 0.877), so a cosine alone cannot tell; true matches there share >= 0.5 of the claim's words.
+    known_rumor_min_overlap: float = Field(0.4, ge=0, le=1, description="Share of the claim's content words the debunked rumor's text must hold as well (0 turns the check off).")
     old_news_min_days: int = Field(180, ge=1, description="Evidence this much older than the claimed date suggests recycling.")
     old_news_full_days: int = Field(1095, ge=1, description="A gap this long or longer gives old_news_recycled full strength (from 0.5 at old_news_min_days).")
     old_news_implicit_weight: float = Field(0.6, ge=0, le=1, description="Strength factor when the claim names no date and is only taken to speak of the post date.")

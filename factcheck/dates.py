@@ -167,6 +167,7 @@ _EN_REL = re.compile(
     r"|(?P<week>(?:earlier )?this week|last week|next week)"
     r"|(?P<month>earlier this month|this month|last month|next month)"
     r"|(?P<year>earlier this year|this year|last year|next year)"
+    r"|(?P<season>(?:last|this|next) (?:spring|summer|autumn|fall|winter))"
     r"|(?P<recent>in recent days|in the past few days|over the past few days)"
     r"|(?P<n>\d{1,2}|an?|one|two|three|four|five|six|seven|eight|nine|ten) (?P<u>day|week|month|year)s? ago)\b"
 )
@@ -357,6 +358,10 @@ def _en_relative(text: str, ref: date):
             y = ref.year + (-1 if g.startswith("last") else 1 if g.startswith("next") else 0)
             lo, hi, gran, rel = _year(y, True)
             yield mt.start(), mt.end(), (lo, min(hi, ref) if g.startswith("earlier") else hi, gran, rel)
+        elif mt.group("season"):
+            which, name = g.split()
+            lo, hi = _season(ref.year + {"last": -1, "this": 0, "next": 1}[which], _SEASON_MONTHS[name])
+            yield mt.start(), mt.end(), (lo, hi, "season", True)
         elif mt.group("recent"):
             yield mt.start(), mt.end(), (ref - timedelta(days=RECENT_WINDOW_DAYS), ref, "week", True)
         else:

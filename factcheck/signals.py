@@ -53,6 +53,7 @@ _FRAME_WORDS = frozenset(
     "government ministry urgent".split()
 )
 _EN_SUFFIXES = ("ing", "ed", "es", "s")
+_NUMBER = re.compile(r"[\d.,:%]+")
 
 
 def _stem(token: str) -> str:
@@ -66,15 +67,15 @@ def _stem(token: str) -> str:
 
 
 def content_tokens(text: str) -> set[str]:
-    """The words that say what a text is about: tokens without numbers, single Han characters, short Latin
-    words or framing words (dates, 'announced', 发布会), English words stemmed."""
+    """The words that say what a text is about: tokens without plain numbers, single Han characters, short
+    Latin words or framing words (dates, 'announced', 发布会), English words stemmed."""
     out = set()
     for tok in tokenize(text):
-        if any(c.isdigit() for c in tok) or tok in _FRAME_WORDS:
-            continue
+        if _NUMBER.fullmatch(tok) or tok in _FRAME_WORDS:
+            continue  # numbers (dates, counts) differ between retellings of one story; 5g, mu5735 stay
         if tok.isascii():
-            if len(tok) <= 2:
-                continue
+            if len(tok) <= 2 and tok.isalpha():
+                continue  # of, us, ok; but 5g stays
         elif len(tok) < 2:
             continue
         stem = _stem(tok)
@@ -641,13 +642,18 @@ def fake_official_signal(claim: Claim, evidence: list[Evidence], settings: Setti
 
 
 # ---------------------------------------------------------------------------------------------- known rumor
-def known_rumor_signals(rumor_matches: list[tuple[dict, float]], lang: str, settings: Settings) -> list[Signal]:
-    """One ``known_rumor`` signal per debunked rumor at or above ``known_rumor_similarity``, best first; it cites
-    the debunk's first passage (``<doc id>#p0``)."""
+def known_rumor_signals(claim: Claim, rumor_matches: list[tuple[dict, float]], settings: Settings) -> list[Signal]:
+    """One ``known_rumor`` signal per debunked rumor at or above ``known_rumor_similarity`` whose text also holds
+    ``known_rumor_min_overlap`` of the claim's content words, best first; it cites the debunk's first passage
+    (``<doc id>#p0``). The word check is there because some embedders score unrelated texts high."""
+    lang = claim.lang
     zh = _is_zh(lang)
     out = []
     for doc, cosine in sorted(rumor_matches, key=lambda m: -m[1]):
         if cosine < settings.known_rumor_similarity:
+            continue
+        said = doc.get("rumor") or doc.get("title") or doc.get("text") or ""
+        if settings.known_rumor_min_overlap > 0 and lexical_overlap(claim.text, said) < settings.known_rumor_min_overlap:
             continue
         who = doc.get("publisher") or ("核查机构" if zh else "a fact-checker")
         when = str(doc.get("published_at") or "")
@@ -676,7 +682,7 @@ def detect_signals(
     then fake official framing. ``evidence`` is ranked best first; ``rumor_matches`` are (debunk document
     dict, cosine) pairs from ``Retriever.similar_rumors``; ``post_date`` resolves 昨天 and dates an undated claim."""
     return (
-        known_rumor_signals(rumor_matches, claim.lang, settings)
+        known_rumor_signals(claim, rumor_matches, settings)
         + old_news_signal(claim, evidence, settings, post_date)
         + fake_official_signal(claim, evidence, settings)
     )

@@ -87,6 +87,7 @@ def one(text: str, reference: date | None = REF):
         ("this year", ("this year", D(2024, 1, 1), D(2024, 12, 31), "year", True)),
         ("last year", ("last year", D(2023, 1, 1), D(2023, 12, 31), "year", True)),
         ("earlier this month", ("earlier this month", D(2024, 7, 1), REF, "month", True)),
+        ("last winter", ("last winter", D(2023, 12, 1), D(2024, 2, 29), "season", True)),
         ("two days ago", ("two days ago", D(2024, 7, 18), D(2024, 7, 18), "day", True)),
         ("in recent days", ("in recent days", D(2024, 7, 13), REF, "week", True)),
     ],

@@ -56,7 +56,8 @@ def test_overlap_of_the_same_event_is_high_and_of_another_low():
 def test_overlap_ignores_dates_and_framing_words():
     tokens = content_tokens("昨天国家卫健委在新闻发布会上宣布，2024年起中小学停课")
     assert "昨天" not in tokens and "发布会" not in tokens and "宣布" not in tokens
-    assert not any(ch.isdigit() for t in tokens for ch in t)
+    assert not any(t.isdigit() for t in tokens)
+    assert "5g" in content_tokens("5G signals spread COVID")
     assert "停课" in tokens
     assert lexical_overlap("昨天今天", "anything") == 0.0  # nothing left to match
 
@@ -354,23 +355,36 @@ def test_known_rumor_above_threshold(settings):
 
 
 def test_known_rumor_below_threshold(settings):
+    c = claim("数字人民币推出后现金将被取消")
     below = settings.known_rumor_similarity - 0.01
-    assert known_rumor_signals([(DEBUNK, below)], "zh", settings) == []
-    assert len(known_rumor_signals([(DEBUNK, settings.known_rumor_similarity)], "zh", settings)) == 1
+    assert known_rumor_signals(c, [(DEBUNK, below)], settings) == []
+    assert len(known_rumor_signals(c, [(DEBUNK, settings.known_rumor_similarity)], settings)) == 1
+
+
+def test_a_high_cosine_without_shared_words_is_not_a_match(settings):
+    # e5 scores these two unrelated posts 0.88: the debunked rumor must also share the claim's words.
+    c = claim("我家楼下新开的奶茶店第一天就排了两百人的长队。")
+    school = {**DEBUNK, "id": "zh-society-092", "rumor": "刚刚！某小学开学第一天校舍就塌了，孩子们都在里面，家长快看！"}
+    assert known_rumor_signals(c, [(school, 0.88)], settings) == []
+    assert len(known_rumor_signals(c, [(school, 0.88)], settings.with_(known_rumor_min_overlap=0))) == 1
 
 
 def test_known_rumors_best_first_in_english(settings):
-    other = {**DEBUNK, "id": "en-1", "publisher": "AFP Fact Check", "published_at": None, "rating": "False", "rumor": ""}
-    signals = known_rumor_signals([(DEBUNK, 0.85), (other, 0.95)], "en", settings)
-    assert [s.passage_ids[0] for s in signals] == ["en-1#p0", "zh-society-002#p0"]
-    assert signals[0].detail == "closely matches a rumor debunked by AFP Fact Check (similarity 0.95, rating: False)"
+    c = claim("5G towers spread the coronavirus", lang="en")
+    rumor = {**DEBUNK, "id": "en-8", "publisher": "WHO Mythbusters", "rumor": "5G mobile networks spread the coronavirus"}
+    other = {**DEBUNK, "id": "en-1", "publisher": "AFP Fact Check", "published_at": None, "rating": "False", "rumor": "",
+             "title": "5G towers do not spread the coronavirus"}
+    signals = known_rumor_signals(c, [(rumor, 0.85), (other, 0.95)], settings)
+    assert [s.passage_ids[0] for s in signals] == ["en-1#p0", "en-8#p0"]
+    assert signals[0].detail == ("closely matches a rumor debunked by AFP Fact Check (similarity 0.95, rating: False): "
+                                 "\"5G towers do not spread the coronavirus\"")
 
 
 # ------------------------------------------------------------------------------------------ together
 def test_all_three_signals_at_once(settings):
     text = "紧急通知：" + FLOOD_CLAIM
     evidence = [ev("zz#p0", FLOOD_2021, date(2021, 7, 21), kind="debunk", publisher="郑州辟谣")]
-    signals = detect_signals(claim(text), evidence, [({**DEBUNK, "id": "zz"}, 0.9)], settings, POST)
+    signals = detect_signals(claim(text), evidence, [({**DEBUNK, "id": "zz", "rumor": FLOOD_CLAIM}, 0.9)], settings, POST)
     assert kinds(signals) == ["known_rumor", "old_news_recycled", "fake_official_source"]
     assert all(0 <= s.strength <= 1 for s in signals)
 
