@@ -1017,6 +1017,9 @@ class LLMClaimExtractor(ClaimExtractor):
         lang = self.settings.prompt_lang if self.settings.prompt_lang != "auto" else detect_lang(post)
         prompt = load_prompt(self.prompt_dir, self.prompt_name, lang)  # a missing prompt is a setup error: raise
 
+        if len(post.strip()) < self.settings.claim_llm_min_chars:
+            # A short post is one or two sentences the rules split well; the model's time goes to judging.
+            return self.fallback.extract(post, post_date)
         sent, unsent = self._what_to_send(post, post_date)
         if sent is None:
             return self.fallback.extract(post, post_date)

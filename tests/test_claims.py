@@ -253,6 +253,18 @@ class CannedLLM:
         return CannedResult(ExtractedClaims(claims=[ExtractedClaim(claim=c, quote=q) for c, q in self.claims]))
 
 
+@pytest.fixture
+def settings(settings):
+    """The model path even for the short posts of these examples (by default they go to the rules)."""
+    return settings.with_(claim_llm_min_chars=0)
+
+
+def test_a_short_post_goes_to_the_rules_without_asking_the_model(settings):
+    llm = CannedLLM([("不会被用到", "不会被用到")])
+    claims = LLMClaimExtractor(llm, settings=settings.with_(claim_llm_min_chars=120)).extract("郑州常庄水库主闸已经决堤，下游的人赶紧跑！")
+    assert llm.calls == [] and [c.text for c in claims] == ["郑州常庄水库主闸已经决堤"]
+
+
 POST = "大家好！据新华社报道，7月19日四川成都市发生6.8级地震。该市已有10人遇难。太可怕了！！赶紧转发给家人！"
 
 
