@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factcheck import Checker, load_settings  # noqa: E402
+from factcheck import Checker, FactCheckError, load_settings  # noqa: E402
 
 CASES = Path(__file__).resolve().parent.parent / "tests" / "cases" / "check_cases.jsonl"
 
@@ -59,7 +59,17 @@ def main() -> None:
     with open(out / "predictions.jsonl", "w", encoding="utf-8") as pred:
         for i, case in enumerate(cases, 1):
             t0 = time.perf_counter()
-            result = checker.check(case["post"], date.fromisoformat(case["date"]) if case.get("date") else None)
+            try:
+                result = checker.check(case["post"], date.fromisoformat(case["date"]) if case.get("date") else None)
+            except FactCheckError as exc:  # a slow or failed model call is a wrong case, not the end of the run
+                row = {"id": case["id"], "lang": case["lang"], "right": False, "labels": [], "expected": [e["labels"] for e in expectations(case)],
+                       "tactic": case.get("tactic"), "tactic_found": False if case.get("tactic") else None, "evidence_found": False,
+                       "seconds": round(time.perf_counter() - t0, 2), "error": str(exc), "verdicts": []}
+                rows.append(row)
+                pred.write(json.dumps(row, ensure_ascii=False) + "\n")
+                pred.flush()
+                print(f"[{i}/{len(cases)}] {case['id']}: ERROR {exc}", file=sys.stderr)
+                continue
             wall = time.perf_counter() - t0
             exp = expectations(case)
             labels = [c.verdict.label.value for c in result.claims]
@@ -94,6 +104,7 @@ def main() -> None:
         "right_en": f"{sum(r['right'] for r in rows if r['lang'] == 'en')}/{sum(r['lang'] == 'en' for r in rows)}",
         "tactics_found": f"{sum(bool(r['tactic_found']) for r in rows if r['tactic'])}/{sum(bool(r['tactic']) for r in rows)}",
         "evidence_found": f"{sum(r['evidence_found'] for r in rows)}/{len(rows)}",
+        "errors": sum(1 for r in rows if r.get("error")),
         "claims": len(per_claim),
         "citations_kept": sum(r["citations"] for r in per_claim), "citations_dropped": sum(r["dropped_citations"] for r in per_claim),
         "latency_s": {stage: {"p50": pct(stage, 50), "p95": pct(stage, 95)} for stage in ("wall_s", "retrieve_s", "signals_s", "judge_s")},
