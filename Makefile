@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 PORT   ?= 8501
-EXTRAS ?= st,e5,llm,openai,app,eval,dev
+EXTRAS ?= st,e5,llm,openai,app,eval,dev,ray
 PYTEST_ARGS ?=
 
 .PHONY: install run test test-fast index model bench-retrieval clean

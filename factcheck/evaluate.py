@@ -827,6 +827,8 @@ class Evaluation:
             "id": row.id, "system": system, "gold_label": row.label, "gold": row.gold,
             "label": v.label.value, "predicted": self.lmap.predicted_class(v.label.value),
             "model_label": model_label, "confidence": v.confidence,
+            # The model's answer as parsed, before the checks: lets a change to finalize() be replayed offline.
+            "model_answer": llm.last.value.model_dump(mode="json") if model_label else None,
             "tactics": [t.name.value for t in v.tactics], "rationale": v.rationale,
             "citations": [{"passage_id": c.passage_id, "doc_id": c.doc_id, "quote": c.quote} for c in v.citations],
             "dropped_citations": v.dropped_citations, "notes": v.notes, "signals": [s.kind for s in v.signals],

@@ -41,7 +41,7 @@ app = typer.Typer(
 )
 
 # Order is the order shown in --help.
-_COMMAND_MODULES = ["index", "search", "check", "eval", "llm"]
+_COMMAND_MODULES = ["index", "search", "check", "batch", "eval", "llm"]
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}").register(app)
