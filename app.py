@@ -129,7 +129,7 @@ UI: dict[str, dict[str, str]] = {
         "dl_jsonl": "下载 JSONL（全部行）",
         "dl_csv": "下载 CSV（当前筛选）",
         "dl_cr_batch": "下载 ClaimReview（当前筛选）",
-        "col_row": "行",
+        "col_row": "行号",
         "col_claim": "说法",
         "col_label": "结论",
         "col_conf": "置信度",
@@ -266,7 +266,7 @@ UI: dict[str, dict[str, str]] = {
         "dl_jsonl": "Download JSONL (all rows)",
         "dl_csv": "Download CSV (as filtered)",
         "dl_cr_batch": "Download ClaimReview (as filtered)",
-        "col_row": "row",
+        "col_row": "line",
         "col_claim": "claim",
         "col_label": "verdict",
         "col_conf": "confidence",
@@ -852,6 +852,7 @@ def run_batch(settings: Settings, rows: list[dict], text_col: str, date_col: str
             failures.append(entry)
         out.append(entry)
         bar.progress(n / len(todo), text=tr("batch_progress", done=n, total=len(todo)))
+    bar.empty()
     if bad_dates:
         st.warning(tr("bad_dates", rows=", ".join(map(str, bad_dates[:20]))))
     st.session_state["batch"] = {"entries": out, "seconds": time.perf_counter() - t0, "source": source,
@@ -885,8 +886,10 @@ def show_batch_results() -> None:
     n_claims = len(table)
     st.success(tr("batch_done", rows=len(entries), claims=n_claims, s=state["seconds"]))
     c1, c2 = st.columns(2)
-    labels = c1.multiselect(tr("filter_label"), LABELS, key="filter_label", format_func=lambda l: LABEL_WORDS[lang][l])
-    tactics = c2.multiselect(tr("filter_tactic"), TACTICS, key="filter_tactic", format_func=lambda t: TACTIC_WORDS[lang][t])
+    labels = c1.multiselect(tr("filter_label"), LABELS, key="filter_label", placeholder=tr("any"),
+                            format_func=lambda l: LABEL_WORDS[lang][l])
+    tactics = c2.multiselect(tr("filter_tactic"), TACTICS, key="filter_tactic", placeholder=tr("any"),
+                             format_func=lambda t: TACTIC_WORDS[lang][t])
     keep = [i for i, r in enumerate(table)
             if (not labels or r["_label"] in labels) and (not tactics or set(tactics) & set(r["_tactics"]))]
     shown = [{k: v for k, v in table[i].items() if not k.startswith("_")} for i in keep]
@@ -1095,8 +1098,9 @@ def reports_root(entered: str) -> Path:
 def view_eval() -> None:
     entered = st.text_input(tr("reports_dir"), value="eval/reports", key="reports_dir")
     root = reports_root(entered or "eval/reports")
+    # Newest first, and reports with figures before folders a run left without them.
     folders = sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")),
-                     key=lambda d: d.stat().st_mtime, reverse=True) if root.is_dir() else []
+                     key=lambda d: ((d / "metrics.json").is_file(), d.stat().st_mtime), reverse=True) if root.is_dir() else []
     if not folders:
         st.info(trm("no_reports", dir=str(root)))
         return

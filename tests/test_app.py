@@ -230,7 +230,7 @@ def test_batch_view_runs_a_csv_and_filters_the_table(bundled_index, no_model, mo
     assert any("第 4 行" in e for e in errors(at))  # the row with no text is named (CSV line 4)
     assert any("not a date" not in w.value and "第 3 行" in w.value for w in at.warning)
     table = at.dataframe[0].value
-    assert list(table["结论"]) == ["不实", "无法核实"] and list(table["行"]) == [2, 3]
+    assert list(table["结论"]) == ["不实", "无法核实"] and list(table["行号"]) == [2, 3]
     at.multiselect(key="filter_label").set_value(["refuted"]).run()
     table = at.dataframe[0].value
     assert list(table["结论"]) == ["不实"]
