@@ -48,17 +48,27 @@ class JudgeCitation(BaseModel):
 class JudgeAnswer(BaseModel):
     """What the model must return. Kept small: the bundled model has 1.5B parameters."""
 
+    # Field order is the order the model writes in: quotes first, then the reasoning, then the label, so the
+    # label is decided after the model has copied what the evidence says.
+    citations: list[JudgeCitation] = Field(default_factory=list)
+    # The bound is for the grammar only: a model that rambles would otherwise hit the token limit mid-string.
+    rationale: str = Field(json_schema_extra={"maxLength": 300})
     label: Literal["supported", "refuted", "misleading", "unverified"]
     tactics: list[TacticName] = Field(default_factory=list)
     confidence: float
-    rationale: str
-    citations: list[JudgeCitation] = Field(default_factory=list)
 
     @field_validator("confidence")
     @classmethod
     def _clamp(cls, v: float) -> float:
         # llama.cpp's grammar does not enforce minimum/maximum; clamp instead of re-asking.
         return min(1.0, max(0.0, float(v)))
+
+
+class CitedJudgeAnswer(JudgeAnswer):
+    """The answer asked for when evidence is shown: at least one quote, enforced by the grammar, so the model
+    commits to a passage before it labels (left free to cite nothing, the small model often labels without one)."""
+
+    citations: list[JudgeCitation] = Field(default_factory=list, json_schema_extra={"minItems": 1})
 
 
 def strip_injection(text: str) -> tuple[str, bool]:
@@ -228,7 +238,7 @@ class LLMJudge(Judge):
             evidence=evidence_text or _say(lang, "（没有找到相关证据）", "(no evidence found)"),
             signals=render_signals(signals, handles, lang),
         )
-        result = self.llm.generate(messages, JudgeAnswer, name="verdict")
+        result = self.llm.generate(messages, CitedJudgeAnswer if shown else JudgeAnswer, name="verdict")
         verdict = finalize(result.value, handles, signals, lang=lang, model=self.model, prompt_version=prompt.version, notes=notes)
         verdict.usage = {"prompt_tokens": float(result.prompt_tokens or 0), "completion_tokens": float(result.completion_tokens or 0),
                          "llm_s": round(result.seconds, 3), "attempts": float(result.attempts)}

@@ -340,9 +340,11 @@ class FakeLLM:
 
     def __init__(self):
         self.calls = 0
+        self.schemas = Counter()
 
     def generate(self, messages, schema, *, name="answer"):
         self.calls += 1
+        self.schemas[schema.__name__] += 1
         user = messages[-1]["content"]
         lines = user.splitlines()
         head = next((i for i, line in enumerate(lines) if line.startswith("[E1]")), None)
@@ -373,6 +375,14 @@ def test_the_llm_path_records_the_models_own_label_and_runs_every_baseline(tmp_p
     bm25 = _lines(tmp_path / "r" / "predictions.bm25.jsonl")
     assert llm.calls == 6 + 6 + sum(1 for p in bm25 if not p["reused"])
     assert m["baselines"]["signals"]["verdict_labels"] == {"unverified": 6}
+    # Shown evidence, the model must quote at least one passage (the grammar enforces it); shown none, it need not.
+    assert llm.schemas["JudgeAnswer"] == 6 and llm.schemas["CitedJudgeAnswer"] == llm.calls - 6
+    from factcheck.judge import CitedJudgeAnswer, JudgeAnswer
+    from factcheck.llm.base import backend_schema
+
+    assert backend_schema(CitedJudgeAnswer)["properties"]["citations"]["minItems"] == 1
+    assert "minItems" not in backend_schema(JudgeAnswer)["properties"]["citations"]
+    assert list(JudgeAnswer.model_fields)[:3] == ["citations", "rationale", "label"]  # quote, reason, then label
 
 
 @pytest.mark.slow
