@@ -3,13 +3,14 @@
     read (streaming) -> claims per post -> embed and group near-duplicate claims -> judge each group's
     representative -> every post gets the verdicts of its claims -> OUTPUT (one line per post) + topic summary
 
-Grouping: a claim joins a group when its text, normalised (NFKC, Traditional folded to Simplified, case and
-punctuation dropped), equals a member's, or when its embedding is within ``settings.batch_group_similarity``
-(cosine) of the group's representative, in an exact FAISS inner-product index over the representatives of the
-run. Only representatives are indexed, so a group never drifts by chaining (A~B, B~C, A far from C): every
-member is close to the claim whose verdict it receives. Groups never cross languages (the rationale is in the
-claim's language) and never span more than ``settings.old_news_min_days`` between post dates, because the same
-text posted much later may be recycled old news and needs a verdict of its own.
+Grouping: a claim joins a group when its text, normalised (NFKC, Traditional folded to Simplified, case,
+punctuation, links and repost chains dropped), equals a member's, or when its embedding is within
+``settings.batch_group_similarity`` (cosine) of the group's representative, in an exact FAISS inner-product index
+over the representatives of the run, and it has the same numbers, places, people and negations. Only
+representatives are indexed, so a group never drifts by chaining (A~B, B~C, A far from C): every member is close
+to the claim whose verdict it receives. Groups never cross languages (the rationale is in the claim's language)
+and never span more than ``settings.old_news_min_days`` between post dates, because the same text posted much
+later may be recycled old news and needs a verdict of its own.
 
 Resuming: each post is appended to OUTPUT, flushed and fsynced as soon as all its claims have verdicts. On start
 the ids already in OUTPUT are read back (a torn last line is cut off) and skipped, and the groups found there
@@ -46,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from .config import Settings, load_settings
-from .errors import ConfigError, FactCheckError, InputError
+from .errors import ConfigError, FactCheckError, InputError, LLMUnavailableError
 from .schema import Citation, Claim, ClaimCheck, Label, Tactic, TacticName, Verdict
 from .text import normalize_for_match
 
@@ -77,6 +78,9 @@ MALFORMED_EXAMPLES = 100
 # A JSONL file whose first this-many records all lack the text field was read with the wrong --text-field:
 # stop rather than report every line of a large file.
 MISSING_FIELD_ABORT = 100
+# A judge call the model could not answer in time fails its posts (reported, not written: the next run retries
+# them); this many failures in a row mean the model or its server is down, and the run stops.
+JUDGE_FAILURES_ABORT = 3
 # The Ray engine hands the pipeline this many posts at a time (its actors load the models once per window).
 RAY_WINDOW = 2000
 NO_TOPIC = "(no topic)"
@@ -133,7 +137,8 @@ class BadLine:
 
     path: str
     line: int
-    kind: str  # bad_json, bad_encoding, not_object, missing_text, empty_text, text_too_long, bad_date, duplicate_id, bad_csv_row, extract_failed
+    kind: str  # bad_json, bad_encoding, not_object, missing_text, empty_text, text_too_long, bad_date, duplicate_id, bad_csv_row,
+    # extract_failed, judge_failed (the last two: a well-formed post that could not be checked this time)
     reason: str
 
     def __str__(self) -> str:
@@ -822,7 +827,7 @@ class _Run:
 
     # -- reporting
     def bad_line(self, bad: BadLine) -> None:
-        if bad.kind == "extract_failed":
+        if bad.kind in ("extract_failed", "judge_failed"):
             self.stats.failed += 1
         else:
             self.stats.malformed += 1
@@ -902,11 +907,24 @@ class _Run:
         self.judged[group.gid] = group
         waiting, group.waiting = group.waiting, []
         for seq in waiting:
-            p = self.pending[seq]
+            p = self.pending.get(seq)
+            if p is None:  # failed with another of its claims
+                continue
             p.left -= 1
             if p.left == 0:
                 self.finish(seq)
         self._evict()
+
+    def judge_failed(self, group: Group, exc: LLMUnavailableError) -> None:
+        """The posts waiting for ``group`` fail (reported, left out of OUTPUT so the next run retries them); the
+        group stays unjudged, so a later member asks again."""
+        group.future = None
+        waiting, group.waiting = group.waiting, []
+        for seq in waiting:
+            p = self.pending.pop(seq, None)
+            if p is not None:
+                self.bad_line(BadLine(str(self.input_path), p.post.line, "judge_failed",
+                                      f"post {p.post.id!r} not checked: {exc} Run the same command again to retry it."))
 
     def _evict(self) -> None:
         while len(self.judged) > VERDICT_MEMO:
@@ -958,6 +976,7 @@ class _LocalRun(_Run):
         judging: dict[Future, Group] = {}
         posts = iter(read_posts(self.input_path, self.options.fields, self.settings))
         exhausted = False
+        failures = 0  # judge calls failed in a row
 
         def judge(group: Group) -> None:
             group.future = executor.submit(self.checker.check_claim, group.claim, group.date)
@@ -1001,7 +1020,17 @@ class _LocalRun(_Run):
 
                 for fut in [f for f in judging if f.done()]:
                     group = judging.pop(fut)
-                    self.judged_group(group, fut.result())  # a judge error (the LLM server down) ends the run
+                    try:
+                        check = fut.result()
+                    except LLMUnavailableError as exc:
+                        failures += 1
+                        if failures >= JUDGE_FAILURES_ABORT:
+                            raise LLMUnavailableError(f"{exc} ({failures} judge calls failed in a row; the posts written so "
+                                                      "far are kept: run the same command again to continue.)") from exc
+                        self.judge_failed(group, exc)
+                        continue
+                    failures = 0
+                    self.judged_group(group, check)
 
                 if exhausted and not extracting and not judging:
                     if self.pending:  # every pending post waits on a group being judged

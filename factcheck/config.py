@@ -115,10 +115,10 @@ class Settings(BaseModel):
     cache_verdicts: bool = Field(True, description="Reuse a verdict for the same claim, index, model and prompt.")
 
     # Batch: a claim at least this close (cosine of e5 query vectors) to a group's representative, with the same
-    # numbers, places and people, shares its verdict. Measured on reposts of CED Weibo posts (eval/README.md,
-    # "Batch"; eval/bench_batch.py --calibrate): at 0.97, 95% of reposted claims join the claim they come from (83%
-    # by exact match alone), and none of the 23 pairs of two people's claims above it was a different claim on
-    # reading; between 0.96 and 0.97, 2 of 8 were. Another embedder needs its own measurement.
+    # numbers, places, people and negations, shares its verdict. Measured on reposts of CED Weibo posts (eval/README.md,
+    # "Batch"; eval/bench_batch.py --calibrate): at 0.97, 94% of reposted claims join the claim they come from (83%
+    # by exact match alone), and none of the 24 pairs of two people's claims above it was a different claim on
+    # reading; between 0.96 and 0.97, 1 of 6 was. Another embedder needs its own measurement.
     batch_group_similarity: float = Field(0.97, ge=0, le=1, description="Cosine above which batch runs judge two claims once, as near-duplicates.")
 
     @property

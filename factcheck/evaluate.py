@@ -459,11 +459,23 @@ def classification_metrics(gold: list[str], predicted: list[str], labels: list[s
     return {
         "n": n,
         "accuracy": _ratio(sum(matrix[i][i] for i in range(len(labels))), n),
+        "accuracy_ci95": wilson_interval(sum(matrix[i][i] for i in range(len(labels))), n),
         "macro_f1": round(sum(per_label[lab]["f1"] for lab in averaged) / len(averaged), 4) if averaged else 0.0,
         "macro_over": averaged,
         "per_label": per_label,
         "confusion": {"labels": labels, "matrix": matrix},
     }
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> list[float]:
+    """95% Wilson score interval of a proportion k/n: honest about small samples (30 claims: about +-0.17)."""
+    if n == 0:
+        return [0.0, 0.0]
+    p = k / n
+    denom = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / denom
+    return [round(max(0.0, center - half), 4), round(min(1.0, center + half), 4)]
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -1020,7 +1032,7 @@ def markdown_report(m: dict[str, Any]) -> str:
         f"- evidence filter: {m['evidence_before'] or 'none (the set gives no dates)'}",
         f"- reproduce: `{m['command']}`", "",
         "## Results", "",
-        "| system | n | accuracy | macro-F1 | macro-F1 / majority's | seconds total |", "|---|---|---|---|---|---|",
+        "| system | n | accuracy (95% CI) | macro-F1 | macro-F1 / majority's | seconds total |", "|---|---|---|---|---|---|",
     ]
     maj = m["baselines"].get("majority", {}).get("macro_f1")
     rows = [("system", m)] + list(m["baselines"].items())
@@ -1028,7 +1040,8 @@ def markdown_report(m: dict[str, Any]) -> str:
         label = {"system": "**system**", "majority": f"majority ({s.get('predicts', '')})", "no-evidence": "LLM, no evidence",
                  "bm25": "BM25-only retrieval", "signals": "signals judge (no LLM)"}.get(name, name)
         ratio = _f(s["macro_f1"] / maj, 2) if maj else "–"
-        lines.append(f"| {label} | {s['n']} | {_f(s['accuracy'])} | {_f(s['macro_f1'])} | {ratio} | {s.get('seconds_total', 0)} |")
+        ci = s.get("accuracy_ci95") or [None, None]
+        lines.append(f"| {label} | {s['n']} | {_f(s['accuracy'])} ({_f(ci[0], 2)}–{_f(ci[1], 2)}) | {_f(s['macro_f1'])} | {ratio} | {s.get('seconds_total', 0)} |")
     if "before_citation_rule" in m:
         b = m["before_citation_rule"]
         lines.append(f"| system, model's own label (before the citation rule) | {m['n']} | {_f(b['accuracy'])} | {_f(b['macro_f1'])} | "

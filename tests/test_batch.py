@@ -416,6 +416,48 @@ def test_judge_calls_run_concurrently_against_a_server_up_to_the_limit(nomodel, 
     assert 1 < server.peak <= 3
 
 
+class _FlakyServer(_FakeServer):
+    """Times out on the calls numbered in ``fail`` (from 1), or on every call."""
+
+    def __init__(self, fail: set[int] | None = None):
+        super().__init__(pause=0.0)
+        self.fail = fail
+
+    def generate(self, messages, schema, *, name=""):
+        from factcheck import LLMUnavailableError
+
+        self.calls += 1
+        if self.fail is None or self.calls in self.fail:
+            raise LLMUnavailableError("The model did not finish within 300 s.")
+        self.calls -= 1  # counted again by the working server
+        return super().generate(messages, schema, name=name)
+
+
+def test_a_judge_call_that_times_out_fails_its_post_and_the_next_run_retries_it(nomodel, tmp_path):
+    from factcheck import Checker
+
+    settings = nomodel.with_(llm_backend="openai", claim_extractor="rules", cache_verdicts=False)
+    inp = write_jsonl(tmp_path / "in.jsonl", posts_of([("a", SALT), ("b", SHL), ("c", TEA)]))
+    out = tmp_path / "out.jsonl"
+    seen = []
+    one_at_a_time = BatchOptions(concurrency=1)  # calls in post order
+    report = run_batch(inp, out, settings, options=one_at_a_time, checker=Checker(settings, llm=_FlakyServer({2})), on_bad_line=seen.append)
+    assert [r["id"] for r in read_jsonl(out)] == ["a", "c"]
+    assert [(b.line, b.kind) for b in seen] == [(2, "judge_failed")] and "run the same command again" in seen[0].reason.lower()
+    assert report.stats.failed == 1 and report.stats.written == 2
+    again = run_batch(inp, out, settings, options=one_at_a_time, checker=Checker(settings, llm=_FakeServer(pause=0.0)))
+    assert again.stats.written == 1 and sorted(r["id"] for r in read_jsonl(out)) == ["a", "b", "c"]
+
+
+def test_the_run_stops_when_the_model_keeps_failing(nomodel, tmp_path):
+    from factcheck import Checker, LLMUnavailableError
+
+    settings = nomodel.with_(llm_backend="openai", claim_extractor="rules")
+    inp = write_jsonl(tmp_path / "in.jsonl", posts_of([("a", SALT), ("b", SHL), ("c", TEA), ("d", QUAKE)]))
+    with pytest.raises(LLMUnavailableError, match="3 judge calls failed in a row"):
+        run_batch(inp, tmp_path / "out.jsonl", settings, options=BatchOptions(concurrency=1), checker=Checker(settings, llm=_FlakyServer()))
+
+
 # ---------------------------------------------------------------------------------------------- Ray
 @pytest.mark.slow
 def test_ray_engine_gives_the_local_engine_s_results(nomodel, tmp_path):

@@ -181,6 +181,8 @@ def test_metrics_against_hand_computed_values():
     assert (b["precision"], b["recall"], b["f1"], b["support"]) == (0.5, 0.5, 0.5, 2)
     assert (c["precision"], c["recall"], c["f1"], c["support"]) == (0.5, 1.0, pytest.approx(0.6667), 1)
     assert m["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3, abs=1e-3)
+    # Wilson 95% interval of 4/6, worked by hand: centre 0.6016, half-width 0.3016.
+    assert m["accuracy_ci95"] == [pytest.approx(0.3000, abs=1e-3), pytest.approx(0.9032, abs=1e-3)]
 
 
 def test_never_predicted_labels_and_prediction_only_classes():
