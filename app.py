@@ -580,7 +580,7 @@ def mark_quotes(text: str, quotes: list[str]) -> tuple[str, list[str]]:
     return "".join(parts), lost
 
 
-def evidence_card(ev, quotes: list[str], lang: str) -> str:
+def evidence_card(ev, quotes: list[str], lang: str, rumor_quotes: list[str] = ()) -> str:
     passage, lost = mark_quotes(ev.text, quotes)
     kind_word = KIND_WORDS[lang].get(ev.kind, ev.kind)
     meta = [f"<b>{esc(ev.publisher or '?')}</b>", esc(ev.published_at.isoformat() if ev.published_at else "—"),
@@ -593,7 +593,9 @@ def evidence_card(ev, quotes: list[str], lang: str) -> str:
     if ev.kind == "debunk" and (ev.rumor or ev.rating):
         bits = []
         if ev.rumor:
-            bits.append(f"{esc(UI[lang]['rumor'])}: “{esc(ev.rumor)}”")
+            rumor, lost_rumor = mark_quotes(ev.rumor, list(rumor_quotes))
+            lost += lost_rumor
+            bits.append(f"{esc(UI[lang]['rumor'])}: “{rumor}”")
         if ev.rating:
             bits.append(f"{esc(UI[lang]['rating'])}: <b>{esc(ev.rating)}</b>")
         rows.append(f'<div class="fc-meta">{" · ".join(bits)}</div>')
@@ -628,14 +630,15 @@ def render_claim(i: int, check, lang: str) -> None:
                 rating = f" · {tr('rating')}: {s.rating}" if s.rating else ""
                 st.markdown(f"- {md(word)} ({s.strength:.2f}){md(rating)}: {md(s.detail)}")
         quotes: dict[str, list[str]] = {}
+        rumor_quotes: dict[str, list[str]] = {}
         for c in v.citations:
-            quotes.setdefault(c.passage_id, []).append(c.quote)
-        cited = [ev for ev in check.evidence if ev.passage_id in quotes]
-        others = [ev for ev in check.evidence if ev.passage_id not in quotes]
+            (rumor_quotes if c.section == "rumor" else quotes).setdefault(c.passage_id, []).append(c.quote)
+        cited = [ev for ev in check.evidence if ev.passage_id in quotes or ev.passage_id in rumor_quotes]
+        others = [ev for ev in check.evidence if ev not in cited]
         if cited:
             st.markdown(f"**{md(tr('cited'))}**")
             for ev in cited:
-                st.html(evidence_card(ev, quotes[ev.passage_id], lang))
+                st.html(evidence_card(ev, quotes.get(ev.passage_id, []), lang, rumor_quotes.get(ev.passage_id, [])))
         elif not check.evidence:
             st.caption(tr("no_evidence"))
         if others:

@@ -32,6 +32,23 @@ def expectations(case: dict) -> list[dict]:
     return case["multi"] if "multi" in case else [{"labels": case["labels"], "docs": case["docs"]}]
 
 
+def llm_split(judged: list[dict]) -> dict:
+    """Where a judge call's time goes, read off the calls themselves: seconds = a * prompt tokens + b * written
+    tokens, fitted by least squares over the claims (their prompts and answers differ in length)."""
+    rows = [(r["prompt_tokens"], r["completion_tokens"], r["llm_s"]) for r in judged
+            if r.get("llm_s") and r.get("prompt_tokens") and r.get("completion_tokens")]
+    if len(rows) < 3:
+        return {}
+    x = np.array([[p, c] for p, c, _ in rows], dtype=float)
+    y = np.array([s for _, _, s in rows], dtype=float)
+    (a, b), *_ = np.linalg.lstsq(x, y, rcond=None)
+    if a <= 0 or b <= 0:
+        return {"note": "the fit gave a non-positive rate; too few or too alike calls"}
+    read, write = float(a * x[:, 0].sum()), float(b * x[:, 1].sum())
+    return {"prompt_tokens_per_s": round(1 / a, 1), "written_tokens_per_s": round(1 / b, 1),
+            "prompt_share": round(read / (read + write), 3), "writing_share": round(write / (read + write), 3), "calls": len(rows)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", default=None, help="llamacpp | openai | none (default: the settings').")
@@ -74,14 +91,20 @@ def main() -> None:
             exp = expectations(case)
             labels = [c.verdict.label.value for c in result.claims]
             right = len(labels) == len(exp) and all(lab in e["labels"] for lab, e in zip(labels, exp))
+            # The same answers under the verbatim-only quote rule (before alignment): a verdict whose every
+            # citation had to be aligned would have had none, and would have become unverified.
+            verbatim = [c.verdict.label.value if c.verdict.label.value == "unverified" or any(x.aligned_from is None for x in c.verdict.citations)
+                        else "unverified" for c in result.claims]
+            right_verbatim = len(verbatim) == len(exp) and all(lab in e["labels"] for lab, e in zip(verbatim, exp))
             tactic_found = None
             if case.get("tactic"):
                 tactic_found = any(t.name.value == case["tactic"] for c in result.claims for t in c.verdict.tactics)
             found_docs = all(not e["docs"] or set(e["docs"]) & {ev.doc_id for c in result.claims for ev in c.evidence} for e in exp)
             for c in result.claims:
                 per_claim.append({**c.timings, "wall_s": wall / max(1, len(result.claims)), "cached": c.verdict.cached,
-                                  "dropped_citations": c.verdict.dropped_citations, "citations": len(c.verdict.citations)})
-            row = {"id": case["id"], "lang": case["lang"], "right": right, "labels": labels, "expected": [e["labels"] for e in exp],
+                                  "dropped_citations": c.verdict.dropped_citations, "aligned_citations": c.verdict.aligned_citations,
+                                  "citations": len(c.verdict.citations)})
+            row = {"id": case["id"], "lang": case["lang"], "right": right, "right_verbatim_only": right_verbatim, "labels": labels, "expected": [e["labels"] for e in exp],
                    "tactic": case.get("tactic"), "tactic_found": tactic_found, "evidence_found": found_docs, "seconds": round(wall, 2),
                    "verdicts": [c.verdict.model_dump(mode="json") for c in result.claims]}
             rows.append(row)
@@ -98,8 +121,9 @@ def main() -> None:
     tok_out = sum(r.get("completion_tokens", 0) for r in judged)
     llm_s = sum(r.get("llm_s", 0) for r in judged)
     metrics = {
-        "model": checker.model, "prompt_version": checker.prompt_version("zh"), "backend": settings.llm_backend,
+        "model": checker.model, "prompt_version": " / ".join(sorted({v["prompt_version"] for r in rows for v in r["verdicts"]})) or checker.prompt_version("zh"), "backend": settings.llm_backend,
         "cases": len(rows), "right": sum(r["right"] for r in rows),
+        "right_verbatim_quotes_only": sum(bool(r.get("right_verbatim_only")) for r in rows),
         "right_zh": f"{sum(r['right'] for r in rows if r['lang'] == 'zh')}/{sum(r['lang'] == 'zh' for r in rows)}",
         "right_en": f"{sum(r['right'] for r in rows if r['lang'] == 'en')}/{sum(r['lang'] == 'en' for r in rows)}",
         "tactics_found": f"{sum(bool(r['tactic_found']) for r in rows if r['tactic'])}/{sum(bool(r['tactic']) for r in rows)}",
@@ -107,21 +131,28 @@ def main() -> None:
         "errors": sum(1 for r in rows if r.get("error")),
         "claims": len(per_claim),
         "citations_kept": sum(r["citations"] for r in per_claim), "citations_dropped": sum(r["dropped_citations"] for r in per_claim),
+        "citations_aligned": sum(r["aligned_citations"] for r in per_claim),
         "latency_s": {stage: {"p50": pct(stage, 50), "p95": pct(stage, 95)} for stage in ("wall_s", "retrieve_s", "signals_s", "judge_s")},
         "tokens": {"prompt_total": tok_in, "completion_total": tok_out, "prompt_per_claim": round(tok_in / max(1, len(judged)), 1),
                    "completion_per_claim": round(tok_out / max(1, len(judged)), 1)},
         "llm_seconds_total": round(llm_s, 1),
+        "llm_split": llm_split(judged),
         "total_s": round(time.perf_counter() - t_start, 1),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
     lines = [f"# Project cases, {stamp}", "", f"Model `{metrics['model']}`, prompt `{metrics['prompt_version']}`, backend `{metrics['backend']}`.", "",
              f"Right: **{metrics['right']}/{metrics['cases']}** (zh {metrics['right_zh']}, en {metrics['right_en']}); "
              f"expected tactic named: {metrics['tactics_found']}; expected evidence retrieved: {metrics['evidence_found']}.", "",
-             f"Citations kept {metrics['citations_kept']}, dropped as unverifiable {metrics['citations_dropped']}.", "",
+             f"Under the verbatim-only quote rule (no alignment), the same answers would have got {metrics['right_verbatim_quotes_only']}/{metrics['cases']} right.", "",
+             f"Citations kept {metrics['citations_kept']} ({metrics['citations_aligned']} aligned to the passage's own sentence), "
+             f"dropped as unverifiable {metrics['citations_dropped']}.", "",
              "| stage | p50 s | p95 s |", "|---|---|---|"]
     for stage, v in metrics["latency_s"].items():
         lines.append(f"| {stage} | {v['p50']} | {v['p95']} |")
-    lines += ["", f"Tokens per judged claim: {metrics['tokens']['prompt_per_claim']} read, {metrics['tokens']['completion_per_claim']} written.", "",
+    sp = metrics["llm_split"]
+    split = (f" Judge time split (least squares over the calls): reading the prompt {sp['prompt_share']:.0%} at {sp['prompt_tokens_per_s']} tokens/s, "
+             f"writing the answer {sp['writing_share']:.0%} at {sp['written_tokens_per_s']} tokens/s." if sp.get("prompt_share") is not None else "")
+    lines += ["", f"Tokens per judged claim: {metrics['tokens']['prompt_per_claim']} read, {metrics['tokens']['completion_per_claim']} written.{split}", "",
               "| case | expected | got | right | tactic found | s |", "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['id']} | {r['expected']} | {r['labels']} | {'yes' if r['right'] else 'no'} | {r['tactic_found']} | {r['seconds']} |")

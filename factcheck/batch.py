@@ -384,7 +384,8 @@ def verdict_record(check: ClaimCheck) -> dict[str, Any]:
         "sources": [
             {"quote": c.quote, "url": c.url, "publisher": c.publisher,
              "published_at": c.published_at.isoformat() if c.published_at else None,
-             "kind": c.kind, "doc_id": c.doc_id, "passage_id": c.passage_id}
+             "kind": c.kind, "doc_id": c.doc_id, "passage_id": c.passage_id, "section": c.section,
+             "aligned_from": c.aligned_from}
             for c in v.citations
         ],
         "signals": [{"kind": s.kind, "strength": round(s.strength, 4), "detail": s.detail} for s in v.signals],
@@ -402,7 +403,7 @@ def claim_check_from_record(claim: dict[str, Any]) -> ClaimCheck:
         confidence=claim.get("confidence", 0.0),
         rationale=claim.get("rationale", ""),
         citations=[Citation(passage_id=s.get("passage_id") or "", doc_id=s.get("doc_id") or "", quote=s["quote"], url=s.get("url"),
-                            publisher=s.get("publisher") or "", published_at=s.get("published_at"), kind=s["kind"])
+                            section=s.get("section") or "text", aligned_from=s.get("aligned_from"), publisher=s.get("publisher") or "", published_at=s.get("published_at"), kind=s["kind"])
                    for s in claim.get("sources", [])],
         model=claim.get("model", ""), prompt_version=claim.get("prompt_version", ""),
     )

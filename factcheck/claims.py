@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import re
-from bisect import bisect_left
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +33,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .errors import ConfigError, InputError, LLMError, UnknownBackendError
 from .schema import Claim
-from .text import detect_lang, fold_whitespace, normalize_for_match, split_sentences, to_simplified
+from .text import QuoteLocator, detect_lang, fold_whitespace, normalize_for_match, split_sentences, to_simplified
+from .text import simplified_view as _view
 
 if TYPE_CHECKING:  # the LLM package is optional here: claims work without it
     from .config import Settings
@@ -48,8 +48,6 @@ _MAX_MERGED_SENTENCES = 3
 _ANTECEDENT_WINDOW = 3
 # A sentence under the length floor is still kept when it carries this many kinds of fact (e.g. "5G致癌").
 _SHORT_BUT_FACTUAL = 2
-# When an LLM quote is located by overlap, windows of up to this many consecutive sentences are tried.
-_OVERLAP_WINDOW = 3
 
 # --------------------------------------------------------------------------------------------------------------
 # Word lists (Simplified Chinese; Traditional text is folded to Simplified before matching)
@@ -325,13 +323,6 @@ _EN_ANAPHORA_START = re.compile(
 # --------------------------------------------------------------------------------------------------------------
 # Small text helpers
 # --------------------------------------------------------------------------------------------------------------
-
-
-def _view(text: str) -> str:
-    """Text to match patterns on: Simplified when that keeps every offset (OpenCC maps almost all characters
-    one to one), so a match's offsets index the original, Traditional text."""
-    simplified = to_simplified(text)
-    return simplified if len(simplified) == len(text) else text
 
 
 def _units(text: str) -> int:
@@ -912,70 +903,6 @@ class ExtractedClaims(BaseModel):
 _FENCE = re.compile(r"</?\s*post\s*>", re.I)
 
 
-def _fold_with_map(text: str) -> tuple[str, list[int]]:
-    """``text`` reduced to lower-case letters, digits and Han characters (NFKC, Simplified), and for each kept
-    character the offset in ``text`` it came from: finds a quote whatever its spacing, punctuation or script."""
-    view = _view(text)
-    out: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(view):
-        for c in unicodedata.normalize("NFKC", ch).lower():
-            if c.isalnum():
-                out.append(c)
-                where.append(i)
-    return "".join(out), where
-
-
-def _pairs(folded: str) -> set[str]:
-    return {folded[i : i + 2] for i in range(len(folded) - 1)} or ({folded} if folded else set())
-
-
-class _Locator:
-    """Maps a quote onto a span of the post: exact, then folded, then the best-overlapping sentences."""
-
-    def __init__(self, post: str, min_overlap: float):
-        self.post = post
-        self.min_overlap = min_overlap
-        self.folded, self.where = _fold_with_map(post)
-        self.sentences = split_sentences(post)
-        self._sentence_pairs = [_pairs(_fold_with_map(post[s:e])[0]) for s, e in self.sentences]
-
-    def locate(self, quote: str, after: int = 0) -> tuple[int, int] | None:
-        quote = quote.strip().strip("\"'“”‘’「」『』…").strip()
-        if not quote:
-            return None
-        for start_at in (after, 0):  # quotes come in post order: prefer the occurrence after the last one
-            i = self.post.find(quote, start_at)
-            if i >= 0:
-                return i, i + len(quote)
-        q, _ = _fold_with_map(quote)
-        if not q:
-            return None
-        for start_at in (after, 0):
-            i = self.folded.find(q, bisect_left(self.where, start_at))
-            if i >= 0:
-                return self.where[i], self.where[i + len(q) - 1] + 1
-        return self._by_overlap(q)
-
-    def _by_overlap(self, q: str) -> tuple[int, int] | None:
-        """The run of sentences most like the quote (Dice over character pairs, so a longer run must earn its
-        length), accepted when it holds at least ``min_overlap`` of the quote's pairs."""
-        want = _pairs(q)
-        best: tuple[float, int, int, float] | None = None  # (-dice, first sentence, run length - 1, share held)
-        for i in range(len(self.sentences)):
-            have: set[str] = set()
-            for n in range(min(_OVERLAP_WINDOW, len(self.sentences) - i)):
-                have |= self._sentence_pairs[i + n]
-                common = len(want & have)
-                key = (-2 * common / (len(want) + len(have)), i, n, common / len(want))
-                if best is None or key[:3] < best[:3]:
-                    best = key
-        if best is None or best[3] < self.min_overlap:
-            return None
-        _, i, n, _ = best
-        return self.sentences[i][0], self.sentences[i + n][1]
-
-
 class LLMClaimExtractor(ClaimExtractor):
     """Claims by the language model, mapped back onto the post; the rules whenever the model gives nothing usable.
 
@@ -1058,7 +985,7 @@ class LLMClaimExtractor(ClaimExtractor):
         return "\n".join(sent), []
 
     def _map_back(self, post: str, post_date: date | None, answer: ExtractedClaims) -> list[Claim]:
-        locator = _Locator(post, self.settings.claim_quote_min_overlap)
+        locator = QuoteLocator(post, self.settings.claim_quote_min_overlap)
         claims: list[Claim] = []
         after = 0
         for item in answer.claims:

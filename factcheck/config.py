@@ -112,6 +112,8 @@ class Settings(BaseModel):
     # Judge: the small model reads ~60 prompt tokens/s here, so it sees the best few passages, trimmed.
     judge_evidence_k: int = Field(4, ge=1, le=20)
     judge_passage_chars: int = Field(240, ge=40)
+    judge_quote_align: bool = Field(True, description="Replace a model quote that is not verbatim by the evidence's closest sentence instead of dropping it (off: verbatim only, the rule before 2026-11-30).")
+    judge_quote_min_overlap: float = Field(0.6, gt=0, le=1, description="A model quote that is not verbatim in the evidence is replaced by the passage's own sentence(s) holding at least this share of its character pairs (and marked aligned); below it the quote is dropped.")
     cache_verdicts: bool = Field(True, description="Reuse a verdict for the same claim, index, model and prompt.")
 
     # Batch: a claim at least this close (cosine of e5 query vectors) to a group's representative, with the same

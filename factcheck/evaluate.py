@@ -489,10 +489,22 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(values[lo] + (values[hi] - values[lo]) * (pos - lo), 3)
 
 
-def score(records: list[dict], lmap: LabelMap, *, use_model_label: bool = False, k: int = 5, shown_k: int = 4) -> dict[str, Any]:
+def verbatim_only_label(r: dict) -> str:
+    """The label a record would have had under the verbatim-only quote rule (before alignment): a verdict whose
+    every citation had to be aligned would have had none, and would have become unverified."""
+    cites = r.get("citations") or []
+    if r["label"] == "unverified" or any(not c.get("aligned_from") for c in cites):
+        return r["label"]
+    return "unverified"
+
+
+def score(records: list[dict], lmap: LabelMap, *, use_model_label: bool = False, verbatim_only: bool = False,
+          k: int = 5, shown_k: int = 4) -> dict[str, Any]:
     """Every figure for one system's predictions. ``use_model_label`` scores the model's own answer (before the
-    citation rule) where there is one."""
+    citation rule) where there is one; ``verbatim_only`` the labels without quote alignment."""
     def pred_label(r: dict) -> str:
+        if verbatim_only:
+            return verbatim_only_label(r)
         return (r.get("model_label") or r["label"]) if use_model_label else r["label"]
 
     gold = [r["gold"] for r in records]
@@ -520,11 +532,13 @@ def score(records: list[dict], lmap: LabelMap, *, use_model_label: bool = False,
         }
     verified = sum(len(r.get("citations") or []) for r in records)
     dropped = sum(r.get("dropped_citations", 0) for r in records)
+    aligned = sum(r.get("aligned_citations", 0) for r in records)
     downgraded = sum(1 for r in records if r.get("model_label") not in (None, "unverified") and r["label"] == "unverified")
     out["citations"] = {
-        "verified": verified, "dropped": dropped, "share_verified": _ratio(verified, verified + dropped),
+        "verified": verified, "aligned": aligned, "dropped": dropped, "share_verified": _ratio(verified, verified + dropped),
         "downgraded_to_unverified": downgraded,
-        "note": "a quote not found in the cited passage is dropped; a verdict left with no valid citation becomes unverified",
+        "note": "verified counts aligned ones (a loose quote replaced by the passage's closest sentence); a quote matching "
+                "nothing shown is dropped; a verdict left with no valid citation becomes unverified",
     }
     latency = {}
     for stage in ("retrieve_s", "signals_s", "judge_s", "llm_s", "total_s"):
@@ -842,8 +856,8 @@ class Evaluation:
             # The model's answer as parsed, before the checks: lets a change to finalize() be replayed offline.
             "model_answer": llm.last.value.model_dump(mode="json") if model_label else None,
             "tactics": [t.name.value for t in v.tactics], "rationale": v.rationale,
-            "citations": [{"passage_id": c.passage_id, "doc_id": c.doc_id, "quote": c.quote} for c in v.citations],
-            "dropped_citations": v.dropped_citations, "notes": v.notes, "signals": [s.kind for s in v.signals],
+            "citations": [{"passage_id": c.passage_id, "doc_id": c.doc_id, "quote": c.quote, "aligned_from": c.aligned_from} for c in v.citations],
+            "dropped_citations": v.dropped_citations, "aligned_citations": v.aligned_citations, "notes": v.notes, "signals": [s.kind for s in v.signals],
             "evidence": [e.passage_id for e in check.evidence],
             "timings": {**check.timings, "total_s": round(total, 4)},
             "model": v.model, "prompt_version": v.prompt_version,
@@ -959,6 +973,9 @@ class Evaluation:
         if any(r.get("model_label") for r in recs):
             before = score(recs, self.lmap, use_model_label=True, k=k, shown_k=shown)
             m["before_citation_rule"] = {x: before[x] for x in ("accuracy", "macro_f1", "per_label", "confusion")}
+        if any(c.get("aligned_from") for r in recs for c in r.get("citations") or []):
+            verbatim = score(recs, self.lmap, verbatim_only=True, k=k, shown_k=shown)
+            m["verbatim_quotes_only"] = {x: verbatim[x] for x in ("accuracy", "macro_f1", "per_label", "confusion")}
         baselines: dict[str, Any] = {}
         if self.opts.baselines:
             top, maj = majority_records(self.sample, self.lmap)
@@ -1046,6 +1063,10 @@ def markdown_report(m: dict[str, Any]) -> str:
         b = m["before_citation_rule"]
         lines.append(f"| system, model's own label (before the citation rule) | {m['n']} | {_f(b['accuracy'])} | {_f(b['macro_f1'])} | "
                      f"{_f(b['macro_f1'] / maj, 2) if maj else '–'} | – |")
+    if "verbatim_quotes_only" in m:
+        b = m["verbatim_quotes_only"]
+        lines.append(f"| system, verbatim quotes only (no alignment; same answers) | {m['n']} | {_f(b['accuracy'])} | {_f(b['macro_f1'])} | "
+                     f"{_f(b['macro_f1'] / maj, 2) if maj else '–'} | – |")
     lines += ["", "macro-F1 averages the gold classes " + ", ".join(m["macro_over"]) + ".", "",
               "## Per class (system)", "", "| class | precision | recall | F1 | support | predicted |", "|---|---|---|---|---|---|"]
     for lab, p in m["per_label"].items():
@@ -1074,7 +1095,8 @@ def markdown_report(m: dict[str, Any]) -> str:
               f"model's own label right but no quote verified (turned unverified) {e['citation_rule']}; "
               f"model's label wrong {e['model_label_wrong']}; no model answer {e['no_model_answer']}.", ""]
     c = m["citations"]
-    lines += ["## Citations", "", f"{c['verified']} verified, {c['dropped']} dropped (share verified {_f(c['share_verified'])}); "
+    lines += ["## Citations", "", f"{c['verified']} verified ({c.get('aligned', 0)} of them aligned: the model's loose quote replaced by the passage's "
+              f"closest sentence), {c['dropped']} dropped (share verified {_f(c['share_verified'])}); "
               f"{c['downgraded_to_unverified']} verdicts turned unverified for want of a valid citation.", "",
               "## Latency (seconds per claim, system)", "", "| stage | p50 | p95 | mean |", "|---|---|---|---|"]
     for stage, v in m["latency_s"].items():

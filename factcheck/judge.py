@@ -19,7 +19,7 @@ from .config import Settings
 from .errors import UnknownBackendError
 from .prompts import load_prompt
 from .schema import Citation, Claim, Evidence, Label, Signal, Tactic, TacticName, Verdict
-from .text import split_sentences, to_simplified
+from .text import QuoteLocator, split_sentences, to_simplified
 
 if TYPE_CHECKING:
     from .llm.base import LLMClient
@@ -37,12 +37,16 @@ _INJECTION = re.compile(
     re.IGNORECASE,
 )
 _FENCE = re.compile(r"</?\s*claim\s*>", re.IGNORECASE)
+# A quote shorter than this (after folding) is checked verbatim only: two or three characters match anything.
+_MIN_ALIGNED_QUOTE_CHARS = 6
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]?")
 
 
 class JudgeCitation(BaseModel):
     evidence: str = Field(description="The evidence number, e.g. E1.")
-    quote: str = Field(description="Words copied verbatim from that evidence.")
+    # Bounded for the grammar: the small model sometimes copies a whole passage and, meeting a curly quote in it,
+    # never closes the JSON string, so the answer runs into the token limit and cannot be parsed.
+    quote: str = Field(description="Words copied verbatim from that evidence.", json_schema_extra={"maxLength": 80})
 
 
 class JudgeAnswer(BaseModel):
@@ -68,7 +72,7 @@ class CitedJudgeAnswer(JudgeAnswer):
     """The answer asked for when evidence is shown: at least one quote, enforced by the grammar, so the model
     commits to a passage before it labels (left free to cite nothing, the small model often labels without one)."""
 
-    citations: list[JudgeCitation] = Field(default_factory=list, json_schema_extra={"minItems": 1})
+    citations: list[JudgeCitation] = Field(default_factory=list, json_schema_extra={"minItems": 1, "maxItems": 3})
 
 
 def strip_injection(text: str) -> tuple[str, bool]:
@@ -114,6 +118,39 @@ class Judge:
         raise NotImplementedError
 
 
+def _sections(ev: Evidence) -> list[tuple[str, str]]:
+    """The quotable parts of a passage: its text, and for a debunk the rumor it refutes (shown to the model)."""
+    parts = [("text", ev.text)]
+    if ev.kind == "debunk" and ev.rumor:
+        parts.append(("rumor", ev.rumor))
+    return parts
+
+
+def align_quote(quote: str, cited: Evidence | None, shown: list[Evidence],
+                min_overlap: float | None) -> tuple[Evidence, str, bool, str] | None:
+    """The passage, words and section a model quote stands for, and whether they had to be aligned; None when
+    nothing shown holds it.
+
+    Verbatim in the cited passage first (its text, then a debunk's rumor). Otherwise (a paraphrase, a changed
+    particle, the wrong evidence number) the sentence(s) of a shown passage, cited one first, most like the quote,
+    when they hold ``min_overlap`` of its character pairs: the citation then shows the evidence's own words,
+    never the model's.
+    """
+    order = ([cited] if cited is not None else []) + [e for e in shown if e is not cited]
+    if cited is not None:
+        for section, text in _sections(cited):
+            if quote_in_passage(quote, text):
+                return cited, quote.strip(), False, section
+    if min_overlap is None or len(_fold(quote)) < _MIN_ALIGNED_QUOTE_CHARS:
+        return None
+    for ev in order:
+        for section, text in _sections(ev):
+            span = QuoteLocator(text, min_overlap).locate(quote)
+            if span is not None:
+                return ev, text[span[0]:span[1]].strip(), True, section
+    return None
+
+
 def finalize(
     answer: JudgeAnswer,
     evidence_by_handle: dict[str, Evidence],
@@ -123,24 +160,44 @@ def finalize(
     model: str,
     prompt_version: str,
     notes: list[str],
+    quote_min_overlap: float | None = 0.6,
 ) -> Verdict:
-    """Verify the model's citations and apply the rules a verdict must satisfy."""
+    """Verify the model's citations and apply the rules a verdict must satisfy. ``quote_min_overlap`` None: a
+    quote must be verbatim, no alignment."""
     citations: list[Citation] = []
-    dropped = 0
+    dropped = aligned = rumor_only = 0
     seen: set[tuple[str, str]] = set()
+    shown = list(evidence_by_handle.values())
+    # A debunk's rumor backs a verdict only on a claim found to repeat it (a known_rumor signal on that debunk).
+    matched_rumors = {p.rsplit("#", 1)[0] for s in signals if s.kind == "known_rumor" for p in s.passage_ids}
     for c in answer.citations:
-        ev = evidence_by_handle.get(c.evidence.strip().upper()) or evidence_by_handle.get(c.evidence.strip())
-        if ev is None or not quote_in_passage(c.quote, ev.text):
+        cited = evidence_by_handle.get(c.evidence.strip().upper()) or evidence_by_handle.get(c.evidence.strip())
+        found = align_quote(c.quote, cited, shown, quote_min_overlap)
+        if found is None:
             dropped += 1
             continue
-        key = (ev.passage_id, _fold(c.quote))
+        ev, quote, was_aligned, section = found
+        if section == "rumor" and (answer.label not in ("refuted", "misleading") or ev.doc_id not in matched_rumors):
+            rumor_only += 1  # the rumor's own words cannot show it true, nor refute a claim that is another rumor
+            continue
+        key = (ev.passage_id, _fold(quote))
         if key in seen:
             continue
         seen.add(key)
-        citations.append(Citation(passage_id=ev.passage_id, doc_id=ev.doc_id, quote=c.quote.strip(), url=ev.url,
+        aligned += was_aligned
+        citations.append(Citation(passage_id=ev.passage_id, doc_id=ev.doc_id, quote=quote, section=section, url=ev.url,
+                                  aligned_from=c.quote.strip() if was_aligned else None,
                                   publisher=ev.publisher, published_at=ev.published_at, kind=ev.kind))
+    if aligned:
+        notes.append(_say(lang, f"{aligned} 条引用与原文不完全一致，已换成证据中最接近的原句。",
+                          f"{aligned} quote(s) did not match the evidence word for word and were replaced by its closest sentence."))
     if dropped:
-        notes.append(_say(lang, f"{dropped} 条引用在所引证据中找不到原文，已删除。", f"{dropped} quote(s) not found in the cited evidence were dropped."))
+        notes.append(_say(lang, f"{dropped} 条引用在证据中找不到对应原文，已删除。", f"{dropped} quote(s) not found in the evidence were dropped."))
+    if rumor_only:
+        notes.append(_say(lang, f"{rumor_only} 条引用只是辟谣文章转述的谣言原文：它只能用来否定与这条谣言相符的说法，已删除。",
+                          f"{rumor_only} quote(s) were only the rumor a debunk repeats, which can only refute a claim that matches "
+                          "that rumor, and were dropped."))
+        dropped += rumor_only
     label = Label(answer.label)
     confidence = answer.confidence
     if label != Label.unverified and not citations:
@@ -152,10 +209,14 @@ def finalize(
     if label in (Label.refuted, Label.misleading):
         for t in answer.tactics:
             tactics[t] = cited_passages
-        # A deterministic signal is evidence of its tactic in its own right.
+        # A deterministic signal is evidence of its tactic in its own right, and a matched debunk of the tactics
+        # its fact-checker named.
         for s in signals:
             if s.kind in ("old_news_recycled", "fake_official_source"):
                 tactics.setdefault(TacticName(s.kind), s.passage_ids)
+            elif s.kind == "known_rumor":
+                for t in s.tactics:
+                    tactics.setdefault(t, s.passage_ids)
     return Verdict(
         label=label,
         tactics=[Tactic(name=n, passage_ids=p) for n, p in tactics.items()],
@@ -164,6 +225,7 @@ def finalize(
         citations=citations,
         signals=signals,
         dropped_citations=dropped,
+        aligned_citations=aligned,
         notes=notes,
         model=model,
         prompt_version=prompt_version,
@@ -189,6 +251,9 @@ def render_evidence(evidence: list[Evidence], max_chars: int) -> tuple[str, dict
         head = f"[{handle}] {kind} | {ev.publisher or '?'} | {_date_str(ev)}"
         if ev.kind == "debunk" and ev.rating:
             head += f" | rating: {ev.rating}"
+        if ev.kind == "debunk" and ev.rumor:
+            # The rumor the debunk refutes, quotable: a claim that repeats it is refuted by citing it here.
+            head += f"\nrumor debunked: {_FENCE.sub(' ', ev.rumor[:max_chars])}"
         lines.append(f"{head}\n{text}")
     return "\n\n".join(lines), handles
 
@@ -239,7 +304,8 @@ class LLMJudge(Judge):
             signals=render_signals(signals, handles, lang),
         )
         result = self.llm.generate(messages, CitedJudgeAnswer if shown else JudgeAnswer, name="verdict")
-        verdict = finalize(result.value, handles, signals, lang=lang, model=self.model, prompt_version=prompt.version, notes=notes)
+        verdict = finalize(result.value, handles, signals, lang=lang, model=self.model, prompt_version=prompt.version, notes=notes,
+                           quote_min_overlap=self.settings.judge_quote_min_overlap if self.settings.judge_quote_align else None)
         verdict.usage = {"prompt_tokens": float(result.prompt_tokens or 0), "completion_tokens": float(result.completion_tokens or 0),
                          "llm_s": round(result.seconds, 3), "attempts": float(result.attempts)}
         return verdict

@@ -139,14 +139,20 @@ class Signal(BaseModel):
     detail: str
     passage_ids: list[str] = Field(default_factory=list)
     rating: str | None = None
+    tactics: list[TacticName] = Field(default_factory=list, description="known_rumor: the tactics the debunk names.")
 
 
 class Citation(BaseModel):
-    """A verified quote: the text appears verbatim (after whitespace folding) in the cited passage."""
+    """A verified quote: the text appears verbatim (after whitespace folding) in the cited passage, or, for a
+    debunk, in the rumor it quotes (``section`` says which)."""
 
     passage_id: str
     doc_id: str
     quote: str
+    section: Literal["text", "rumor"] = Field("text", description="'rumor': the words are the debunked rumor as it "
+                                              "spread, which the debunk refutes; such a quote backs only refuted or misleading.")
+    aligned_from: str | None = Field(None, description="The model's own words, when they were not verbatim in the evidence "
+                                     "and ``quote`` is the passage's sentence that best matches them.")
     url: str | None = None
     publisher: str = ""
     published_at: date | None = None
@@ -165,7 +171,8 @@ class Verdict(BaseModel):
     rationale: str
     citations: list[Citation] = Field(default_factory=list)
     signals: list[Signal] = Field(default_factory=list)
-    dropped_citations: int = Field(0, ge=0, description="Quotes the model gave that were not found in the cited passage.")
+    dropped_citations: int = Field(0, ge=0, description="Quotes the model gave that matched nothing in the evidence shown.")
+    aligned_citations: int = Field(0, ge=0, description="Quotes the model gave inexactly, replaced by the evidence's own words.")
     notes: list[str] = Field(default_factory=list, description="What the checker changed after the model answered, and why.")
     model: str = ""
     prompt_version: str = ""

@@ -17,13 +17,14 @@ Details are written in the claim's language. Every threshold is a ``Settings`` f
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
 
 from .config import Settings
 from .dates import DateMention, extract_dates, format_date, format_mention
-from .schema import Claim, Evidence, Signal
+from .schema import Claim, Evidence, Signal, TacticName
 from .text import to_simplified, tokenize
 
 # ---------------------------------------------------------------------------------------------- text helpers
@@ -666,8 +667,20 @@ def known_rumor_signals(claim: Claim, rumor_matches: list[tuple[dict, float]], s
             detail = f"closely matches a rumor debunked by {who}{' on ' + when if when else ''} (similarity {cosine:.2f}, rating: {rating or 'false'})"
             detail += f": \"{rumor}\"" if rumor else ""
         out.append(Signal(kind="known_rumor", strength=min(1.0, max(0.0, float(cosine))), detail=detail,
-                          passage_ids=[f"{doc['id']}#p0"], rating=rating))
+                          passage_ids=[f"{doc['id']}#p0"], rating=rating, tactics=debunk_tactics(doc)))
     return out
+
+
+def debunk_tactics(doc: dict) -> list[TacticName]:
+    """The tactics a debunk names among its tags (stored as a JSON list), in the project's vocabulary."""
+    tags = doc.get("tags") or []
+    if isinstance(tags, str):
+        try:
+            tags = json.loads(tags)
+        except ValueError:
+            return []
+    names = {t.value for t in TacticName}
+    return [TacticName(t) for t in dict.fromkeys(tags) if isinstance(t, str) and t in names]
 
 
 # ---------------------------------------------------------------------------------------------- all together

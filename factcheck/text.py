@@ -8,9 +8,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from bisect import bisect_left
 from functools import lru_cache
 
 _WS = re.compile(r"\s+")
+# When a quote is located by overlap, runs of up to this many consecutive sentences are tried.
+_OVERLAP_WINDOW = 3
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 # A sentence ends at Chinese end punctuation (with any closing quotes/brackets after it), or at . ! ? followed
@@ -106,6 +109,78 @@ def chunk_spans(text: str, target_chars: int, overlap_sentences: int = 1) -> lis
             break
         i = max(i + 1, j + 1 - overlap_sentences)
     return chunks
+
+
+def simplified_view(text: str) -> str:
+    """Text to match patterns on: Simplified when that keeps every offset (OpenCC maps almost all characters
+    one to one), so a match's offsets index the original, Traditional text."""
+    simplified = to_simplified(text)
+    return simplified if len(simplified) == len(text) else text
+
+
+def _fold_with_map(text: str) -> tuple[str, list[int]]:
+    """``text`` reduced to lower-case letters, digits and Han characters (NFKC, Simplified), and for each kept
+    character the offset in ``text`` it came from: finds a quote whatever its spacing, punctuation or script."""
+    view = simplified_view(text)
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(view):
+        for c in unicodedata.normalize("NFKC", ch).lower():
+            if c.isalnum():
+                out.append(c)
+                where.append(i)
+    return "".join(out), where
+
+
+def _pairs(folded: str) -> set[str]:
+    return {folded[i : i + 2] for i in range(len(folded) - 1)} or ({folded} if folded else set())
+
+
+class QuoteLocator:
+    """Maps a quote onto a span of ``text`` (a post, an evidence passage): exact, then folded (spacing, punctuation,
+    script and case ignored), then the run of sentences most like it."""
+
+    def __init__(self, text: str, min_overlap: float):
+        self.text = text
+        self.min_overlap = min_overlap
+        self.folded, self.where = _fold_with_map(text)
+        self.sentences = split_sentences(text)
+        self._sentence_pairs = [_pairs(_fold_with_map(text[s:e])[0]) for s, e in self.sentences]
+
+    def locate(self, quote: str, after: int = 0) -> tuple[int, int] | None:
+        quote = quote.strip().strip("\"'“”‘’「」『』…").strip()
+        if not quote:
+            return None
+        for start_at in (after, 0):  # quotes come in post order: prefer the occurrence after the last one
+            i = self.text.find(quote, start_at)
+            if i >= 0:
+                return i, i + len(quote)
+        q, _ = _fold_with_map(quote)
+        if not q:
+            return None
+        for start_at in (after, 0):
+            i = self.folded.find(q, bisect_left(self.where, start_at))
+            if i >= 0:
+                return self.where[i], self.where[i + len(q) - 1] + 1
+        return self._by_overlap(q)
+
+    def _by_overlap(self, q: str) -> tuple[int, int] | None:
+        """The run of sentences most like the quote (Dice over character pairs, so a longer run must earn its
+        length), accepted when it holds at least ``min_overlap`` of the quote's pairs."""
+        want = _pairs(q)
+        best: tuple[float, int, int, float] | None = None  # (-dice, first sentence, run length - 1, share held)
+        for i in range(len(self.sentences)):
+            have: set[str] = set()
+            for n in range(min(_OVERLAP_WINDOW, len(self.sentences) - i)):
+                have |= self._sentence_pairs[i + n]
+                common = len(want & have)
+                key = (-2 * common / (len(want) + len(have)), i, n, common / len(want))
+                if best is None or key[:3] < best[:3]:
+                    best = key
+        if best is None or best[3] < self.min_overlap:
+            return None
+        _, i, n, _ = best
+        return self.sentences[i][0], self.sentences[i + n][1]
 
 
 @lru_cache(maxsize=1)

@@ -398,3 +398,14 @@ def test_three_claims_with_the_embedded_model(tmp_path, settings):
     assert m["tokens"]["prompt_total"] > 0 and m["latency_s"]["judge"]["p50"] > 0
     assert all(p["model_label"] in ("supported", "refuted", "misleading", "unverified") or p["llm_failed"]
                for p in _lines(tmp_path / "r" / "predictions.jsonl"))
+
+
+def test_the_verbatim_only_figure_unverifies_verdicts_that_stood_on_aligned_quotes_alone():
+    from factcheck.evaluate import verbatim_only_label
+
+    aligned = {"quote": "证据原句。", "aligned_from": "模型的话"}
+    verbatim = {"quote": "证据原句。", "aligned_from": None}
+    assert verbatim_only_label({"label": "refuted", "citations": [aligned]}) == "unverified"
+    assert verbatim_only_label({"label": "refuted", "citations": [aligned, verbatim]}) == "refuted"
+    assert verbatim_only_label({"label": "supported", "citations": [{"quote": "old record, no field"}]}) == "supported"
+    assert verbatim_only_label({"label": "unverified", "citations": []}) == "unverified"

@@ -42,13 +42,37 @@ def test_an_invented_quote_is_dropped_and_the_verdict_falls_to_unverified():
     v = finalize(answer("supported", [("E1", "专家说吃碘盐可以防辐射")]), HANDLES, [], lang="zh", model="m", prompt_version="p", notes=[])
     assert v.label.value == "unverified" and v.citations == [] and v.dropped_citations == 1
     assert v.confidence <= 0.5
-    assert any("找不到原文" in n for n in v.notes) and any("无法核实" in n for n in v.notes)
+    assert any("找不到对应原文" in n for n in v.notes) and any("无法核实" in n for n in v.notes)
 
 
-def test_a_quote_attributed_to_the_wrong_passage_is_dropped():
+def test_a_loose_quote_is_replaced_by_the_evidence_own_sentence():
+    # The small model often drops or changes a particle when copying; the citation then shows the passage's words.
+    loose = "一个成年人每天要吃三公斤碘盐才能阻断放射性碘"
+    v = finalize(answer("refuted", [("E1", loose)]), HANDLES, [], lang="zh", model="m", prompt_version="p", notes=[])
+    assert v.label.value == "refuted" and v.dropped_citations == 0 and v.aligned_citations == 1
+    (c,) = v.citations
+    assert c.quote == "一个成年人每天要吃下三公斤以上的碘盐才可能起到阻断放射性碘的作用，这远超安全食用量。"
+    assert c.aligned_from == loose and c.passage_id == "salt#p0"
+    assert quote_in_passage(c.quote, SALT.text)
+    assert any("最接近的原句" in n for n in v.notes)
+
+
+def test_alignment_can_be_turned_off_and_never_rescues_a_short_or_distant_quote():
+    loose = "一个成年人每天要吃三公斤碘盐才能阻断放射性碘"
+    v = finalize(answer("refuted", [("E1", loose)]), HANDLES, [], lang="zh", model="m", prompt_version="p", notes=[],
+                 quote_min_overlap=None)
+    assert v.label.value == "unverified" and v.dropped_citations == 1 and v.aligned_citations == 0
+    # Too few shared character pairs (4 of 7); and, under a number that names no evidence, too short to align.
+    v = finalize(answer("refuted", [("E1", "每天吃三公斤碘盐"), ("E9", "碘盐")]), HANDLES, [], lang="zh", model="m", prompt_version="p", notes=[])
+    assert v.label.value == "unverified" and v.dropped_citations == 2
+
+
+def test_a_quote_given_the_wrong_evidence_number_is_cited_with_the_passage_that_holds_it():
     v = finalize(answer("refuted", [("E2", "每天要吃下三公斤以上的碘盐"), ("E9", "碘盐")]), HANDLES, [], lang="en", model="m", prompt_version="p", notes=[])
-    assert v.dropped_citations == 2 and v.label.value == "unverified"
-    assert any("not found in the cited evidence" in n for n in v.notes)
+    assert v.dropped_citations == 1 and v.aligned_citations == 1 and v.label.value == "refuted"
+    (c,) = v.citations
+    assert c.passage_id == "salt#p0" and c.publisher == "新华社"
+    assert any("not found in the evidence" in n for n in v.notes)
 
 
 def test_unverified_needs_no_citation_and_confidence_is_clamped():
@@ -66,6 +90,13 @@ def test_signals_become_tactics_with_their_evidence_when_the_claim_is_false():
     supported = finalize(answer("supported", [("E2", "泸定县发生6.8级地震")], tactics=["exaggeration"]), HANDLES, [old],
                          lang="zh", model="m", prompt_version="p", notes=[])
     assert supported.tactics == []  # a true claim has no tactic
+
+
+def test_a_matched_debunk_lends_the_verdict_the_tactics_its_fact_checker_named():
+    known = Signal(kind="known_rumor", strength=0.96, detail="与新华社辟谣的说法高度相似", passage_ids=["salt#p0"],
+                   rating="谣言", tactics=["pseudo_science"])
+    v = finalize(answer("refuted", [("E1", "每天要吃下三公斤以上的碘盐")]), HANDLES, [known], lang="zh", model="m", prompt_version="p", notes=[])
+    assert {t.name.value: t.passage_ids for t in v.tactics} == {"pseudo_science": ["salt#p0"]}
 
 
 @pytest.mark.parametrize(
@@ -124,3 +155,19 @@ def test_verdict_cache_keys_on_claim_index_model_and_prompt(tmp_path, settings):
 
 def test_ordinary_english_sentences_keep_their_spacing():
     assert strip_injection("The quake hit at noon. It measured 6.8.") == ("The quake hit at noon. It measured 6.8.", False)
+
+
+def test_a_debunk_rumor_is_quotable_to_refute_a_claim_that_repeats_it_but_never_to_support_it():
+    text, _ = render_evidence([SALT], 240)
+    assert "rumor debunked: 多吃碘盐能防辐射" in text
+    matched = [Signal(kind="known_rumor", strength=0.95, detail="与新华社辟谣的说法高度相似", passage_ids=["salt#p0"], rating="谣言")]
+    v = finalize(answer("refuted", [("E1", "多吃碘盐能防辐射")]), HANDLES, matched, lang="zh", model="m", prompt_version="p", notes=[])
+    assert v.label.value == "refuted"
+    (c,) = v.citations
+    assert (c.section, c.quote, c.publisher) == ("rumor", "多吃碘盐能防辐射", "新华社")
+    v = finalize(answer("supported", [("E1", "多吃碘盐能防辐射")]), HANDLES, matched, lang="en", model="m", prompt_version="p", notes=[])
+    assert v.label.value == "unverified" and v.citations == [] and v.dropped_citations == 1
+    assert any("only the rumor a debunk repeats" in n for n in v.notes)
+    # Without a known_rumor match the claim is another story: the debunked rumor says nothing about it.
+    v = finalize(answer("refuted", [("E1", "多吃碘盐能防辐射")]), HANDLES, [], lang="zh", model="m", prompt_version="p", notes=[])
+    assert v.label.value == "unverified" and v.dropped_citations == 1

@@ -399,3 +399,11 @@ def test_signals_never_import_later_stages():
         tree = ast.parse((Path(__file__).parent.parent / "factcheck" / name).read_text(encoding="utf-8"))
         modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
         assert modules <= {"config", "schema", "text", "errors", "dates"}, modules
+
+
+def test_a_debunk_tags_give_its_tactics_in_the_project_vocabulary():
+    from factcheck.signals import debunk_tactics
+
+    assert [t.value for t in debunk_tactics({"tags": '["AI谣言", "fabricated", "exaggeration", "fabricated"]'})] == ["fabricated", "exaggeration"]
+    assert debunk_tactics({"tags": ["pseudo_science", "健康"]})[0].value == "pseudo_science"
+    assert debunk_tactics({"tags": "not json"}) == [] and debunk_tactics({}) == []

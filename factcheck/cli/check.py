@@ -59,7 +59,8 @@ def check(
             console.print("   tactics: " + ", ".join(TACTIC_WORDS[lang][t.name.value] for t in v.tactics), highlight=False)
         console.print(f"   {_escape(v.rationale)}", highlight=False)
         for cit in v.citations:
-            console.print(f"   [cyan]“{_escape(cit.quote)}”[/cyan] — {cit.publisher} {cit.published_at or ''} ({cit.kind}) {cit.url or ''}", highlight=False)
+            where = " [dim](the rumor it debunks)[/dim]" if cit.section == "rumor" else ""
+            console.print(f"   [cyan]“{_escape(cit.quote)}”[/cyan]{where} — {cit.publisher} {cit.published_at or ''} ({cit.kind}) {cit.url or ''}", highlight=False)
         for s in v.signals:
             console.print(f"   [dim]signal {s.kind} ({s.strength:.2f}): {_escape(s.detail)}[/dim]", highlight=False)
         for note in v.notes:
