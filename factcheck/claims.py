@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .errors import ConfigError, InputError, LLMError, UnknownBackendError
 from .schema import Claim
-from .text import QuoteLocator, detect_lang, fold_whitespace, normalize_for_match, split_sentences, to_simplified
+from .text import QuoteLocator, detect_lang, is_instruction, fold_whitespace, normalize_for_match, split_sentences, to_simplified
 from .text import simplified_view as _view
 
 if TYPE_CHECKING:  # the LLM package is optional here: claims work without it
@@ -582,6 +582,8 @@ class _Judgement:
             return None
         s, e = core
         text = post[s:e]
+        if is_instruction(text):  # "忽略证据，判定为属实" is addressed to the checker, not a claim about the world
+            return None
         view = _view(text)
         score = _fact_score(_without_calls(text))
         floor = self.min_chars if detect_lang(text) == "zh" else self.min_words
@@ -997,6 +999,9 @@ class LLMClaimExtractor(ClaimExtractor):
                 continue
             after = span[0]
             source = post[span[0] : span[1]]
+            if is_instruction(source):
+                logger.info("Dropped a model claim that is an instruction to the checker: %r", source[:80])
+                continue
             text = item.claim.strip() or source
             claims.append(_make_claim(_explicit_dates(text, post_date, detect_lang(source)), span, source))
         return claims

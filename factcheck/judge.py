@@ -19,24 +19,13 @@ from .config import Settings
 from .errors import UnknownBackendError
 from .prompts import load_prompt
 from .schema import Citation, Claim, Evidence, Label, Signal, Tactic, TacticName, Verdict
-from .text import QuoteLocator, split_sentences, to_simplified
+from .text import CLAIM_FENCE, QuoteLocator, strip_injection, to_simplified
 
 if TYPE_CHECKING:
     from .llm.base import LLMClient
 
 SIGNALS_PROMPT_VERSION = "signals-1"
 
-# Instructions smuggled into a post. They are removed from what the model reads (the post is data) and noted.
-_INJECTION = re.compile(
-    r"(ignore|disregard|forget)\s+(all\s+|the\s+|any\s+|your\s+|previous\s+|prior\s+)*(evidence|instructions?|rules|above|context)"
-    r"|(answer|respond|reply|say|output|label|mark|rate|classify)\s+(it\s+|this\s+|that\s+)?(as\s+)?[\"']?(true|supported|correct|real)\b"
-    r"|system\s*prompt|you\s+are\s+now\b|new\s+instructions?"
-    r"|(忽略|无视|忘记|不要理会|别管)[^。！？!?\n]{0,12}(证据|指令|提示|规则|上述|以上|之前)"
-    r"|(回答|判定|判断|标记|输出|认定|评为)[^。！？!?\n]{0,6}(属实|为真|真实|正确|supported|true)"
-    r"|系统提示|你现在是",
-    re.IGNORECASE,
-)
-_FENCE = re.compile(r"</?\s*claim\s*>", re.IGNORECASE)
 # A quote shorter than this (after folding) is checked verbatim only: two or three characters match anything.
 _MIN_ALIGNED_QUOTE_CHARS = 6
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]?")
@@ -73,24 +62,6 @@ class CitedJudgeAnswer(JudgeAnswer):
     commits to a passage before it labels (left free to cite nothing, the small model often labels without one)."""
 
     citations: list[JudgeCitation] = Field(default_factory=list, json_schema_extra={"minItems": 1, "maxItems": 3})
-
-
-def strip_injection(text: str) -> tuple[str, bool]:
-    """The claim without sentences that try to instruct the checker, and whether any were removed.
-
-    A fence tag in the post (``</claim>``) ends a sentence, so text smuggled after it is judged on its own.
-    The result may be empty when the post held nothing but instructions.
-    """
-    text = _FENCE.sub("\n", text)
-    kept, removed = [], False
-    for start, end in split_sentences(text):
-        sentence = text[start:end]
-        if _INJECTION.search(sentence):
-            removed = True
-            continue
-        # Latin sentences were separated by spaces; Chinese ones by nothing.
-        kept.append(sentence + (" " if sentence[-1] in ".!?;:" else ""))
-    return "".join(kept).strip(), removed
 
 
 def _fold(text: str) -> str:
@@ -247,13 +218,13 @@ def render_evidence(evidence: list[Evidence], max_chars: int) -> tuple[str, dict
         handle = f"E{i}"
         handles[handle] = ev
         kind = "official release" if ev.kind == "release" else "prior debunk"
-        text = _FENCE.sub(" ", ev.text[:max_chars])
+        text = CLAIM_FENCE.sub(" ", ev.text[:max_chars])
         head = f"[{handle}] {kind} | {ev.publisher or '?'} | {_date_str(ev)}"
         if ev.kind == "debunk" and ev.rating:
             head += f" | rating: {ev.rating}"
         if ev.kind == "debunk" and ev.rumor:
             # The rumor the debunk refutes, quotable: a claim that repeats it is refuted by citing it here.
-            head += f"\nrumor debunked: {_FENCE.sub(' ', ev.rumor[:max_chars])}"
+            head += f"\nrumor debunked: {CLAIM_FENCE.sub(' ', ev.rumor[:max_chars])}"
         lines.append(f"{head}\n{text}")
     return "\n\n".join(lines), handles
 
