@@ -438,11 +438,8 @@ def report_md(m: dict) -> str:
                   + json.dumps(c["positive_cosine_percentiles"]) + "; best cosine to a claim of another origin, percentiles: "
                   + json.dumps(c["negative_cosine_percentiles"]) + ".", "",
                   f"The ground truth counts the same rumor retold in other words by two people as two claims, so the second "
-                  f"column overstates the errors. Every pair of source claims of different origins (same guard) at or above "
-                  f"{READ_FROM}, to read:", ""]
-        for h in c["pairs_to_read"]:
-            lines.append(f"- {h['cosine']}: “{h['a'][:70]}” / “{h['b'][:70]}”")
-        lines.append("")
+                  f"column overstates the errors. The pairs of source claims of different origins (same guard) at or above "
+                  f"{READ_FROM} are listed, to read, in `examples.md` beside this report (it quotes the set: never commit it).", ""]
     if "runs" in m:
         inp = m["input"]
         lines += ["## Throughput, LLM calls and grouping", "",
@@ -459,13 +456,8 @@ def report_md(m: dict) -> str:
                          f"{s['cache_hits']} | {pp if pp is not None else '-'} ({q.get('pairs_not_the_same_claim', '-')} of {q.get('pairs_grouped', '-')}) | "
                          f"{q.get('pairs_across_source_posts', '-')} | {q.get('claims_with_verdict_of_another_claim', '-')} | "
                          f"{q.get('derived_claims_grouped_with_their_origin', '-')}/{q.get('derived_claims', '-')} | {s['peak_rss_mb']} | {r['wall_s']} |")
-        grouped = next(iter(m["runs"].values()))
-        examples = grouped.get("quality", {}).get("wrong_verdict_examples", [])
-        if examples:
-            lines += ["", f"Claims of the first run that took the verdict of a claim the ground truth calls different (the first "
-                          f"{len(examples)}; read them: most are the same rumor retold, or the reposter's own words matching "
-                          "another post's):", ""]
-            lines += [f"- “{e['claim'][:70]}” took “{e['took_verdict_of'][:70]}”" for e in examples]
+        lines += ["", "Claims that took the verdict of a claim the ground truth calls different are listed, to read, in "
+                      "`examples.md` (it quotes the set: never commit it).", ""]
         lines += ["", "Judge calls per post is what a model adds: each is one LLM call (~20-30 s with the bundled 1.5B model on "
                       "this CPU, so grouping's saving in model time is the ratio of the two rows). With an LLM the claims of "
                       "each distinct post text are also extracted by it (one more call per post, verbatim reposts shared).", ""]
@@ -477,6 +469,26 @@ def report_md(m: dict) -> str:
                   f"{s['extract_llm_calls']} extraction calls in {r['wall_s']} s ({s['posts_per_minute']} posts/min, "
                   f"{s['llm_calls_per_post']} LLM calls per post), peak RSS {s['peak_rss_mb']} MB.", ""]
     return "\n".join(lines)
+
+
+def set_text(metrics: dict) -> list[str]:
+    """Take out of ``metrics`` (in place) everything that quotes the data set, and return it as Markdown lines:
+    the set is for evaluation only, so its text stays in a file beside the report that is never committed."""
+    lines = ["# Examples quoting the data set (read here; never commit this file)", ""]
+    cal = metrics.get("calibration", {})
+    pairs = cal.pop("pairs_to_read", [])
+    if pairs:
+        lines += ["## Source claims of different origins above the threshold", ""]
+        lines += [f"- {h['cosine']}: “{h['a'][:70]}” / “{h['b'][:70]}”" for h in pairs] + [""]
+    for name, run in metrics.get("runs", {}).items():
+        run.pop("summary_all", None)  # the topic summary names the most shared claims
+        examples = run.get("quality", {}).pop("wrong_verdict_examples", [])
+        if examples:
+            lines += [f"## {name}: claims that took the verdict of a claim the ground truth calls different", ""]
+            lines += [f"- “{e['claim'][:70]}” took “{e['took_verdict_of'][:70]}”" for e in examples] + [""]
+    if "model_run" in metrics:
+        metrics["model_run"].pop("summary_all", None)
+    return lines
 
 
 def main() -> None:
@@ -551,6 +563,7 @@ def main() -> None:
                 metrics["model_run"] = run_in_child({"env": env, "input": str(small), "output": str(work / "out-model.jsonl"), "group": True})
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    (out / "examples.md").write_text("\n".join(set_text(metrics)) + "\n", encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(report_md(metrics), encoding="utf-8")
     print(f"wrote {out / 'report.md'}")
