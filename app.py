@@ -634,7 +634,7 @@ def render_claim(i: int, check, lang: str) -> None:
         for c in v.citations:
             (rumor_quotes if c.section == "rumor" else quotes).setdefault(c.passage_id, []).append(c.quote)
         cited = [ev for ev in check.evidence if ev.passage_id in quotes or ev.passage_id in rumor_quotes]
-        others = [ev for ev in check.evidence if ev not in cited]
+        others = [ev for ev in check.evidence if ev.passage_id not in quotes and ev.passage_id not in rumor_quotes]
         if cited:
             st.markdown(f"**{md(tr('cited'))}**")
             for ev in cited:

@@ -24,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from factcheck import Checker, FactCheckError, load_settings  # noqa: E402
+from factcheck.evaluate import verbatim_only_label  # noqa: E402
 
 CASES = Path(__file__).resolve().parent.parent / "tests" / "cases" / "check_cases.jsonl"
 
@@ -93,8 +94,8 @@ def main() -> None:
             right = len(labels) == len(exp) and all(lab in e["labels"] for lab, e in zip(labels, exp))
             # The same answers under the verbatim-only quote rule (before alignment): a verdict whose every
             # citation had to be aligned would have had none, and would have become unverified.
-            verbatim = [c.verdict.label.value if c.verdict.label.value == "unverified" or any(x.aligned_from is None for x in c.verdict.citations)
-                        else "unverified" for c in result.claims]
+            verbatim = [verbatim_only_label({"label": c.verdict.label.value, "citations": [x.model_dump() for x in c.verdict.citations]})
+                        for c in result.claims]
             right_verbatim = len(verbatim) == len(exp) and all(lab in e["labels"] for lab, e in zip(verbatim, exp))
             tactic_found = None
             if case.get("tactic"):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, field_validator
 from .config import Settings
 from .errors import UnknownBackendError
 from .prompts import load_prompt
-from .schema import Citation, Claim, Evidence, Label, Signal, Tactic, TacticName, Verdict
+from .schema import Citation, Claim, Evidence, Label, Signal, Tactic, TacticName, Verdict, doc_id_of
 from .text import CLAIM_FENCE, QuoteLocator, strip_injection, to_simplified
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def finalize(
     seen: set[tuple[str, str]] = set()
     shown = list(evidence_by_handle.values())
     # A debunk's rumor backs a verdict only on a claim found to repeat it (a known_rumor signal on that debunk).
-    matched_rumors = {p.rsplit("#", 1)[0] for s in signals if s.kind == "known_rumor" for p in s.passage_ids}
+    matched_rumors = {doc_id_of(p) for s in signals if s.kind == "known_rumor" for p in s.passage_ids}
     for c in answer.citations:
         cited = evidence_by_handle.get(c.evidence.strip().upper()) or evidence_by_handle.get(c.evidence.strip())
         found = align_quote(c.quote, cited, shown, quote_min_overlap)

@@ -89,6 +89,15 @@ class Document(BaseModel):
         return v or None
 
 
+def passage_id(doc_id: str, position: int) -> str:
+    """The id of a document's ``position``-th passage; ``doc_id_of`` reads it back."""
+    return f"{doc_id}#p{position}"
+
+
+def doc_id_of(passage_id: str) -> str:
+    return passage_id.rsplit("#", 1)[0]
+
+
 class Passage(BaseModel):
     """A few sentences of one document: the unit that is embedded, searched and cited."""
 

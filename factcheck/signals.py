@@ -24,7 +24,7 @@ from datetime import date
 
 from .config import Settings
 from .dates import DateMention, extract_dates, format_date, format_mention
-from .schema import Claim, Evidence, Signal, TacticName
+from .schema import Claim, Evidence, Signal, TacticName, passage_id
 from .text import to_simplified, tokenize
 
 # ---------------------------------------------------------------------------------------------- text helpers
@@ -667,7 +667,7 @@ def known_rumor_signals(claim: Claim, rumor_matches: list[tuple[dict, float]], s
             detail = f"closely matches a rumor debunked by {who}{' on ' + when if when else ''} (similarity {cosine:.2f}, rating: {rating or 'false'})"
             detail += f": \"{rumor}\"" if rumor else ""
         out.append(Signal(kind="known_rumor", strength=min(1.0, max(0.0, float(cosine))), detail=detail,
-                          passage_ids=[f"{doc['id']}#p0"], rating=rating, tactics=debunk_tactics(doc)))
+                          passage_ids=[passage_id(doc["id"], 0)], rating=rating, tactics=debunk_tactics(doc)))
     return out
 
 

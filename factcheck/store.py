@@ -34,7 +34,7 @@ from .errors import (
     IndexCorruptError,
     IndexNotFoundError,
 )
-from .schema import Document, Manifest
+from .schema import Document, Manifest, passage_id
 from .text import chunk_spans, content_hash, tokenize
 
 MANIFEST = "manifest.json"
@@ -319,7 +319,7 @@ def _write(
         )
         for pos, (s, e) in enumerate(chunk_spans(doc.text, settings.chunk_chars, settings.chunk_overlap_sentences)):
             row = first_row + len(passages)
-            passages.append((row, f"{doc.id}#p{pos}", doc.id, doc.text[s:e], s, e, pos))
+            passages.append((row, passage_id(doc.id, pos), doc.id, doc.text[s:e], s, e, pos))
     db.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?)", passages)
     db.commit()
 
