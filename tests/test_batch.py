@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from factcheck import Claim, load_settings
 from factcheck.batch import (
+    READ_AHEAD,
     BatchOptions,
     ClaimGrouper,
     Fields,
@@ -181,7 +182,9 @@ def test_an_interrupted_run_continues_with_no_post_lost_or_written_twice(nomodel
 
 
 def test_kill_9_mid_run_then_the_same_command_finishes_the_job(nomodel, tmp_path):
-    n = 60
+    # Without a model, posts are read and written READ_AHEAD at a time, in bursts of milliseconds: the input must
+    # span several read-aheads for the kill to land mid-run on a fast machine too.
+    n = 6 * READ_AHEAD
     inp = write_jsonl(tmp_path / "in.jsonl", _many_posts(n))
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "factcheck", "batch", str(inp), "-o", str(out), "--no-progress"]
