@@ -396,13 +396,19 @@ def load_dataset(path: str | Path, label_map: str | None = None) -> Dataset:
 
 
 # ============================================================================================== sampling
+def _extends(before: list[str], now: list[str]) -> bool:
+    """True when the sample ``now`` begins with the whole sample ``before``: the same run, grown."""
+    return len(now) > len(before) and now[: len(before)] == before
+
+
 def sample_rows(rows: list[Row], limit: int | None, seed: int = 0, stratify: bool = False) -> list[Row]:
     """``limit`` rows drawn with ``seed``: label-balanced with ``stratify`` (classes take turns, each shuffled, so
     sizes differ by at most one until a class runs out), else uniformly. The order interleaves classes, so an
-    interrupted run is still balanced. No limit: every row, in file order."""
-    if limit is None or limit >= len(rows):
-        if stratify and limit is None:
-            raise InputError("--stratify needs --limit N: it draws N claims balanced over the labels.")
+    interrupted run is still balanced, and a larger ``limit`` with the same seed begins with the smaller sample.
+    No limit: every row, in file order."""
+    if stratify and limit is None:
+        raise InputError("--stratify needs --limit N: it draws N claims balanced over the labels.")
+    if limit is None or (limit >= len(rows) and not stratify):
         chosen = list(rows)
         if limit is not None:
             random.Random(seed).shuffle(chosen)
@@ -923,6 +929,10 @@ class Evaluation:
         if path.is_file():
             theirs = json.loads(path.read_text(encoding="utf-8"))
             differ = [k for k in ("dataset_sha256", "protocol", "limit", "seed", "stratify", "label_map", "sample_ids") if theirs.get(k) != mine[k]]
+            if set(differ) <= {"limit", "sample_ids"} and _extends(theirs.get("sample_ids") or [], mine["sample_ids"]):
+                # A larger --limit with the same seed draws the earlier sample first (sample_rows interleaves
+                # the classes in a fixed order), so a quick run grows into a bigger one without redoing a claim.
+                differ = []
             if differ:
                 raise InputError(f"{self.out} holds another run (its {', '.join(differ)} differ). "
                                  "Give another --out, or the same options to continue that run.")

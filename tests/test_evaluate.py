@@ -238,6 +238,9 @@ def test_stratified_sample_is_balanced_and_reproducible():
     assert len({r.id for r in b}) == 12
     # Classes take turns, so a run stopped early is still balanced.
     assert Counter(r.gold for r in b[:6]) == {"nei": 2, "refuted": 2, "supported": 2}
+    # A larger sample with the same seed begins with the smaller one, up to every row of the set.
+    for small, large in ((6, 21), (21, 53), (12, 500)):
+        assert [r.id for r in sample_rows(rows, large, seed=7, stratify=True)][:small] == [r.id for r in sample_rows(rows, small, seed=7, stratify=True)]
     plain = sample_rows(rows, 10, seed=3)
     assert len(plain) == 10 and [r.id for r in plain] == [r.id for r in sample_rows(rows, 10, seed=3)]
     assert sample_rows(rows, None) == rows
@@ -333,6 +336,24 @@ def test_an_interrupted_run_continues_without_duplicates(tmp_path, settings):
         run_evaluation(EvalOptions(dataset=data, protocol="gold-evidence", out=out, limit=3, seed=1), s)
     with pytest.raises(InputError, match=r"other settings or prompts \(.*judge_evidence_k"):
         run_evaluation(opts, s.with_(judge_evidence_k=2))
+
+
+def test_a_run_grows_to_a_larger_limit_without_redoing_a_claim(tmp_path, settings):
+    data = write_jsonl(tmp_path / "chef_tiny.jsonl", TINY)
+    out = tmp_path / "r"
+    s = settings.with_(llm_backend="none")
+    small = run_evaluation(EvalOptions(dataset=data, protocol="gold-evidence", out=out, limit=3, stratify=True), s)
+    first = _lines(out / "predictions.jsonl")
+    assert small.metrics["n"] == 3 and len(first) == 3
+    seen = []
+    grown = run_evaluation(EvalOptions(dataset=data, protocol="gold-evidence", out=out, limit=6, stratify=True), s,
+                           progress=lambda system, done, total: seen.append((done, total)))
+    lines = _lines(out / "predictions.jsonl")
+    assert grown.metrics["n"] == 6 and grown.metrics["limit"] == 6 and seen[0] == (3, 6)
+    assert lines[:3] == first and len({p["id"] for p in lines}) == 6  # the first three kept as written, none twice
+    # Another seed draws another sample: refused rather than mixed.
+    with pytest.raises(InputError, match="holds another run"):
+        run_evaluation(EvalOptions(dataset=data, protocol="gold-evidence", out=out, limit=6, stratify=True, seed=5), s)
 
 
 class FakeLLM:
