@@ -1,9 +1,11 @@
 """Verdicts cached in SQLite, keyed by what determines them: the normalised claim, the claim's date, the index's
-corpus checksum, the model and the prompt version. A changed corpus, model or prompt never serves a stale verdict."""
+corpus checksum, the model, the prompt version and the rules (the judge's rules version and a digest of the
+settings that shape a verdict). A changed corpus, model, prompt, rule or setting never serves a stale verdict."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -12,9 +14,15 @@ from .schema import Verdict
 from .text import normalize_for_match
 
 
-def verdict_key(claim: str, claim_date: str, index_checksum: str, model: str, prompt_version: str) -> str:
-    parts = [normalize_for_match(claim), claim_date or "", index_checksum, model, prompt_version]
+def verdict_key(claim: str, claim_date: str, index_checksum: str, model: str, prompt_version: str, rules: str) -> str:
+    parts = [normalize_for_match(claim), claim_date or "", index_checksum, model, prompt_version, rules]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def rules_digest(rules_version: str, verdict_settings: dict) -> str:
+    """The ``rules`` part of a key: the judge's rules version and the settings that shape a verdict."""
+    blob = json.dumps(verdict_settings, sort_keys=True, ensure_ascii=False)
+    return rules_version + ":" + hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
 class VerdictCache:

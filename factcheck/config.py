@@ -127,12 +127,25 @@ class Settings(BaseModel):
     def index_path(self) -> Path:
         return self.index_dir / self.index_name
 
+    def verdict_settings(self) -> dict[str, Any]:
+        """The settings that shape a verdict: everything but paths, secrets and how the server is reached.
+        Recorded with evaluation runs and part of the verdict cache's key."""
+        dump = self.model_dump(mode="json")
+        for key in _NOT_SHAPING_VERDICTS:
+            dump.pop(key, None)
+        return dump
+
     def with_(self, **changes: Any) -> "Settings":
         """A copy with some fields changed, validated like the original."""
         try:
             return Settings.model_validate({**self.model_dump(), **changes})
         except ValidationError as exc:
             raise ConfigError(_explain(exc)) from exc
+
+
+_NOT_SHAPING_VERDICTS = ("index_dir", "corpus_paths", "prompt_dir", "cache_dir", "model_dir", "llm_api_key", "llm_base_url",
+                         "llm_timeout_s", "llm_max_retries", "llm_retry_backoff_s", "llm_concurrency", "llm_n_threads",
+                         "cache_verdicts")
 
 
 def _explain(exc: ValidationError) -> str:

@@ -721,15 +721,6 @@ class _Writer:
         self.fh.close()
 
 
-def _settings_for_run(settings: Settings) -> dict[str, Any]:
-    """The settings that shape a verdict (paths and secrets left out), recorded and compared on resume."""
-    dump = settings.model_dump(mode="json")
-    for key in ("index_dir", "corpus_paths", "prompt_dir", "cache_dir", "model_dir", "llm_api_key", "llm_base_url",
-                "llm_timeout_s", "llm_max_retries", "llm_retry_backoff_s", "llm_concurrency", "llm_n_threads", "cache_verdicts"):
-        dump.pop(key, None)
-    return dump
-
-
 class Evaluation:
     """One evaluation run; ``run()`` checks every sampled claim not yet in the output folder and writes the reports."""
 
@@ -908,7 +899,7 @@ class Evaluation:
         from .prompts import load_prompt
 
         prompts = {lang: load_prompt(self.settings.prompt_dir, "judge", lang).version for lang in ("zh", "en")}
-        return {"settings": _settings_for_run(self.settings), "prompts": prompts}
+        return {"settings": self.settings.verdict_settings(), "prompts": prompts}
 
     def _remember_index(self) -> None:
         """Keep the index checksum with the run; an index rebuilt between two parts of one run is an error."""
@@ -1007,7 +998,7 @@ class Evaluation:
             "baselines": baselines,
             "model": model, "prompt_version": prompt_versions, "languages": langs,
             "index_checksum": self.index_checksum, "index_build_s": self.index_build_s,
-            "config": _settings_for_run(self.settings),
+            "config": self.settings.verdict_settings(),
             "evidence_before": "the claim's date (evidence published on or before it)" if any(r.date for r in self.sample) else None,
             "command": reproduce_command(self.opts),
             "written_at": datetime.now().isoformat(timespec="seconds"),

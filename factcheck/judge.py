@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from .llm.base import LLMClient
 
 SIGNALS_PROMPT_VERSION = "signals-1"
+# The version of the rules that turn a model's answer (or the signals) into a verdict: citation checking, quote
+# alignment, tactics from signals. Bump it when they change, so that no cached verdict made under the old rules
+# is served (the prompt's own version covers the prompt).
+VERDICT_RULES_VERSION = "rules-1"
 
 # A quote shorter than this (after folding) is checked verbatim only: two or three characters match anything.
 _MIN_ALIGNED_QUOTE_CHARS = 6

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import date
 from functools import cached_property
 
-from .cache import VerdictCache, verdict_key
+from .cache import VerdictCache, rules_digest, verdict_key
 from .config import Settings, load_settings
 from .errors import LLMOutputError
-from .judge import Judge, SignalJudge, get_judge
+from .judge import VERDICT_RULES_VERSION, Judge, SignalJudge, get_judge
 from .retrieve import Retriever
 from .schema import CheckResult, Claim, ClaimCheck, SearchOptions, Verdict
 from .text import detect_lang
@@ -66,6 +66,10 @@ class Checker:
     def cache(self) -> VerdictCache | None:
         return VerdictCache(self.settings.cache_dir / "verdicts.sqlite") if self.settings.cache_verdicts else None
 
+    @cached_property
+    def _rules(self) -> str:
+        return rules_digest(VERDICT_RULES_VERSION, self.settings.verdict_settings())
+
     @property
     def model(self) -> str:
         return self.judge.model
@@ -100,7 +104,7 @@ class Checker:
         lang = claim.lang
         if self.cache is not None:
             key = verdict_key(claim.text, claim_date + "|" + (evidence_before.isoformat() if evidence_before else ""),
-                              retriever.store.checksum, self.judge.model, self.judge.prompt_version(lang))
+                              retriever.store.checksum, self.judge.model, self.judge.prompt_version(lang), self._rules)
             verdict = self.cache.get(key)
         t2 = time.perf_counter()
         if verdict is None:

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from factcheck import Claim, Evidence, Signal, VerdictCache, get_judge
-from factcheck.cache import verdict_key
+from factcheck.cache import rules_digest, verdict_key
 from factcheck.errors import UnknownBackendError
 from factcheck.judge import JudgeAnswer, JudgeCitation, SignalJudge, finalize, quote_in_passage, render_evidence, strip_injection
 
@@ -140,17 +140,28 @@ def test_judge_registry(settings):
         get_judge(settings, name="oracle")
 
 
-def test_verdict_cache_keys_on_claim_index_model_and_prompt(tmp_path, settings):
+def test_verdict_cache_keys_on_claim_index_model_prompt_and_rules(tmp_path, settings):
     cache = VerdictCache(tmp_path / "v.sqlite")
     v = finalize(answer("refuted", [("E1", "三公斤以上的碘盐")]), HANDLES, [], lang="zh", model="m", prompt_version="p", notes=[])
-    key = verdict_key("多吃碘盐 能防辐射", "2024-01-01", "abc", "m", "p")
+    key = verdict_key("多吃碘盐 能防辐射", "2024-01-01", "abc", "m", "p", "r")
     cache.put(key, v)
-    got = cache.get(verdict_key("多吃碘鹽  能防辐射", "2024-01-01", "abc", "m", "p"))  # same claim, folded
+    got = cache.get(verdict_key("多吃碘鹽  能防辐射", "2024-01-01", "abc", "m", "p", "r"))  # same claim, folded
     assert got is not None and got.cached and got.label == v.label and got.citations == v.citations
-    for other in [("多吃碘盐能防辐射", "2024-01-01", "abd", "m", "p"), ("多吃碘盐 能防辐射", "2024-01-01", "abc", "m2", "p"),
-                  ("多吃碘盐 能防辐射", "2024-01-01", "abc", "m", "p2")]:
+    for other in [("多吃碘盐能防辐射", "2024-01-01", "abd", "m", "p", "r"), ("多吃碘盐 能防辐射", "2024-01-01", "abc", "m2", "p", "r"),
+                  ("多吃碘盐 能防辐射", "2024-01-01", "abc", "m", "p2", "r"), ("多吃碘盐 能防辐射", "2024-01-01", "abc", "m", "p", "r2")]:
         assert cache.get(verdict_key(*other)) is None
     assert len(cache) == 1
+
+
+def test_the_rules_part_of_the_key_follows_the_settings_that_shape_a_verdict(settings):
+    base = rules_digest("rules-1", settings.verdict_settings())
+    assert base.startswith("rules-1:") and base == rules_digest("rules-1", settings.with_().verdict_settings())
+    assert rules_digest("rules-2", settings.verdict_settings()) != base  # new rules: nothing old is served
+    for shaping in ({"judge_evidence_k": settings.judge_evidence_k + 1}, {"judge_quote_min_overlap": 0.9}, {"k": settings.k + 1}):
+        assert rules_digest("rules-1", settings.with_(**shaping).verdict_settings()) != base, shaping
+    # Where the model is served from, and how patiently, does not change what it answers.
+    for transport in ({"llm_timeout_s": settings.llm_timeout_s + 1}, {"llm_base_url": "http://elsewhere:9/v1"}, {"cache_verdicts": False}):
+        assert rules_digest("rules-1", settings.with_(**transport).verdict_settings()) == base, transport
 
 
 def test_ordinary_english_sentences_keep_their_spacing():
